@@ -1,0 +1,60 @@
+"""How much the stacks engine adds to `copier copy`: a full-stack copy against a copy of a one-file template,
+both through the copier CLI in the same run. Goal: at most 1.3 times the one-file copy (copier's own start-up
+should dominate).
+
+    python benchmarks/copy_speed.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GOAL = 1.3
+COPIER = [sys.executable, "-m", "copier"]
+
+
+def one_file_template(folder: Path) -> Path:
+    """The smallest template copier accepts: one question, one rendered file, in a git repository like ours."""
+    (folder / "template").mkdir(parents=True)
+    (folder / "copier.yml").write_text('_subdirectory: template\nproject_name:\n  type: str\n  default: demo\n')
+    (folder / "template" / "README.md.jinja").write_text("# {{ project_name }}\n")
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "one file"]):
+        subprocess.run(["git", *command], cwd=folder, check=True, capture_output=True)
+    return folder
+
+
+def time_copy(template: Path, destination: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([*COPIER, "copy", "--trust", "--defaults", "--quiet", "--vcs-ref=HEAD", str(template),
+                    str(destination)], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        small = one_file_template(tmp_path / "one-file")
+        timings: dict[str, list[float]] = {"one-file template": [], "stacks, full stack": []}
+        for run in range(args.runs):  # interleaved, so both see the same machine load
+            timings["one-file template"].append(time_copy(small, tmp_path / f"small-{run}"))
+            timings["stacks, full stack"].append(time_copy(REPO, tmp_path / f"full-{run}"))
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    for name, median in medians.items():
+        print(f"{name:20} median {median:.2f} s over {args.runs} runs")
+    ratio = medians["stacks, full stack"] / medians["one-file template"]
+    print(f"ratio {ratio:.2f} (goal: at most {GOAL})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

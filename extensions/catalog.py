@@ -1,0 +1,225 @@
+"""The component catalog: one folder per component under template/services/, described by its component.yml.
+
+Loading checks every file, so a template author learns about a mistake (a typo'd key, an unpinned image, a
+capability nobody provides) from a message that names the file and the fix, not from a broken project.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CATALOG_DIR = Path(__file__).resolve().parent.parent / "template" / "services"
+CATEGORIES_FILE = "categories.yml"
+COMPONENT_FILE = "component.yml"
+NONE = "none"
+
+COMPONENT_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+VARIABLE_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# repository[:port]/path:tag with a tag that names a version (a digit in it), never "latest".
+PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0-9][A-Za-z0-9_.-]*$")
+
+COMPONENT_KEYS = {
+    "label", "category", "summary", "keywords", "image", "build_image", "datastore",
+    "ports", "env", "provides", "requires", "uses", "routes",
+}
+REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
+CATEGORY_KEYS = {"label", "multiselect", "default", "keywords"}
+
+
+class CatalogError(ValueError):
+    """A catalog file is wrong; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Port:
+    env: str
+    container: int
+    host: tuple[int, ...]
+    help: str
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    help: str
+    value: str = ""
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    label: str
+    multiselect: bool
+    default: str
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Component:
+    name: str
+    label: str
+    category: str
+    summary: str
+    keywords: tuple[str, ...]
+    image: str
+    build_image: str | None = None
+    datastore: bool = False
+    ports: tuple[Port, ...] = ()
+    env: tuple[Variable, ...] = ()
+    provides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requires: tuple[tuple[str, ...], ...] = ()
+    uses: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+
+    @property
+    def wants(self) -> tuple[str, ...]:
+        """Every capability this component is wired to when the stack has a provider of it."""
+        wanted = [cap for group in self.requires for cap in group] + list(self.uses) + list(self.routes)
+        return tuple(dict.fromkeys(wanted))
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    categories: dict[str, Category]
+    components: dict[str, Component]  # in questionnaire order: by category, then by name
+
+    def in_category(self, category: str) -> list[Component]:
+        return [c for c in self.components.values() if c.category == category]
+
+    def providers(self, capability: str) -> list[Component]:
+        return [c for c in self.components.values() if capability in c.provides]
+
+    def category_order(self, category: str) -> int:
+        return list(self.categories).index(category)
+
+
+def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
+    categories = _load_categories(directory / CATEGORIES_FILE)
+    found = sorted(path.parent for path in directory.glob(f"*/{COMPONENT_FILE}"))
+    loaded = [_load_component(folder, categories) for folder in found]
+    order = list(categories)
+    loaded.sort(key=lambda c: (order.index(c.category), c.name))
+    catalog = Catalog(categories, {c.name: c for c in loaded})
+    _check_catalog(catalog, directory)
+    return catalog
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise CatalogError(f"{path}: not valid YAML ({error}); fix the syntax") from None
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: must be a YAML mapping of keys to values")
+    return data
+
+
+def _words(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise CatalogError(f"{path}: '{key}' must be a list of words, e.g. [{key[:-1]}]")
+    return tuple(v.strip().lower() for v in value)
+
+
+def _load_categories(path: Path) -> dict[str, Category]:
+    categories = {}
+    for name, spec in _read_mapping(path).items():
+        if not isinstance(spec, dict) or set(spec) - CATEGORY_KEYS:
+            unknown = sorted(set(spec) - CATEGORY_KEYS) if isinstance(spec, dict) else spec
+            raise CatalogError(f"{path}: category '{name}' has unknown keys {unknown}; allowed: {sorted(CATEGORY_KEYS)}")
+        categories[name] = Category(
+            name=name,
+            label=str(spec.get("label", name)),
+            multiselect=bool(spec.get("multiselect", False)),
+            default=str(spec.get("default", NONE)),
+            keywords=_words(path, "keywords", spec.get("keywords", [])),
+        )
+    return categories
+
+
+def _load_component(folder: Path, categories: dict[str, Category]) -> Component:
+    path = folder / COMPONENT_FILE
+    spec = _read_mapping(path)
+    name = folder.name
+    if not COMPONENT_NAME.match(name):
+        raise CatalogError(f"{folder}: rename the folder to lowercase letters, digits and hyphens; it becomes a service name")
+    unknown = set(spec) - COMPONENT_KEYS
+    if unknown:
+        raise CatalogError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(COMPONENT_KEYS)}")
+    missing = REQUIRED_COMPONENT_KEYS - set(spec)
+    if missing:
+        raise CatalogError(f"{path}: add the missing keys {sorted(missing)}")
+    if spec["category"] not in categories:
+        raise CatalogError(f"{path}: category '{spec['category']}' is not one of {sorted(categories)} (see {CATEGORIES_FILE})")
+    for key in ("image", "build_image"):
+        if key in spec and not PINNED_IMAGE.match(str(spec[key])):
+            raise CatalogError(f"{path}: {key} '{spec[key]}' must be pinned to an exact version tag, e.g. postgres:17.2-alpine")
+    return Component(
+        name=name,
+        label=str(spec["label"]),
+        category=spec["category"],
+        summary=str(spec["summary"]),
+        keywords=_words(path, "keywords", spec["keywords"]),
+        image=str(spec["image"]),
+        build_image=spec.get("build_image"),
+        datastore=bool(spec.get("datastore", False)),
+        ports=tuple(_port(path, p) for p in spec.get("ports") or []),
+        env=tuple(_variable(path, k, v) for k, v in (spec.get("env") or {}).items()),
+        provides={cap: dict(data or {}) for cap, data in (spec.get("provides") or {}).items()},
+        requires=tuple(tuple(g) if isinstance(g, list) else (g,) for g in spec.get("requires") or []),
+        uses=tuple(spec.get("uses") or []),
+        routes=tuple(spec.get("routes") or []),
+    )
+
+
+def _port(path: Path, spec: Any) -> Port:
+    try:
+        host = spec["host"] if isinstance(spec["host"], list) else [spec["host"]]
+        port = Port(env=spec["env"], container=int(spec["container"]), host=tuple(int(h) for h in host), help=str(spec["help"]))
+    except (KeyError, TypeError, ValueError):
+        raise CatalogError(f"{path}: each port needs env, container, host (preferred host ports) and help") from None
+    if not VARIABLE_NAME.match(port.env) or not port.env.endswith("_PORT"):
+        raise CatalogError(f"{path}: port variable '{port.env}' must be UPPER_CASE and end in _PORT")
+    if not port.host or not all(0 < h < 65536 for h in (*port.host, port.container)):
+        raise CatalogError(f"{path}: port {port.env} needs at least one host port, all between 1 and 65535")
+    return port
+
+
+def _variable(path: Path, name: str, spec: Any) -> Variable:
+    if not VARIABLE_NAME.match(name) or not isinstance(spec, dict) or not spec.get("help"):
+        raise CatalogError(f"{path}: env variable '{name}' must be UPPER_CASE with a help text")
+    if spec.get("secret") and "value" in spec:
+        raise CatalogError(f"{path}: secret '{name}' must not have a value; the hook generates it into .env")
+    value = str(spec.get("value", ""))
+    if any(ch in value for ch in "\n\r#'\"$`\\"):
+        raise CatalogError(f"{path}: the value of '{name}' must be plain text without quotes, #, $, backslash or newlines")
+    return Variable(name=name, help=str(spec["help"]), value=value, secret=bool(spec.get("secret", False)))
+
+
+def _check_catalog(catalog: Catalog, directory: Path) -> None:
+    owners: dict[str, str] = {}
+    for component in catalog.components.values():
+        path = directory / component.name / COMPONENT_FILE
+        for variable in [*(p.env for p in component.ports), *(v.name for v in component.env)]:
+            if variable in owners:
+                raise CatalogError(f"{path}: variable {variable} is already declared by {owners[variable]}; prefix it with {component.name.upper().replace('-', '_')}_")
+            owners[variable] = component.name
+        own = {v.name for v in component.env}
+        for capability, data in component.provides.items():
+            for key, value in (data.get("env") or {}).items():
+                stray = set(VARIABLE_REFERENCE.findall(str(value))) - own
+                if stray:
+                    raise CatalogError(f"{path}: provides.{capability}.env.{key} refers to {sorted(stray)}; declare them under env")
+        for capability in component.wants:
+            if not catalog.providers(capability):
+                raise CatalogError(f"{path}: no component provides '{capability}'; fix the name or add a component that provides it")
+    for category in catalog.categories.values():
+        names = [c.name for c in catalog.in_category(category.name)]
+        if category.default not in (*names, NONE):
+            raise CatalogError(f"{directory / CATEGORIES_FILE}: default '{category.default}' of {category.name} is not a component of it ({names})")

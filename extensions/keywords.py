@@ -1,0 +1,135 @@
+"""Keyword detection: a project description in, a suggested stack out.
+
+Each component declares its own keywords and each category its generic words (categories.yml); this module
+only knows how to read a sentence: whole words ("expression" is not Express), the longest phrase wins
+("reverse proxy" over "proxy"), and negation ("without Redis", "no frontend", "don't need caching") holds
+until the clause ends at punctuation or a word like "but" or "with".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .catalog import NONE, Catalog
+
+NEGATION = re.compile(r"(?<![\w'-])(?:no|not|without|w/o|never|except|excluding|minus|skip|nor|don't|dont|do not|doesn't|does not|won't|shouldn't)(?![\w'-])")
+CLAUSE_END = re.compile(r"[,;.!?()\[\]\n]|(?<![\w-])(?:but|with|however|though|although|plus|also|yet|instead)(?![\w-])")
+
+
+@dataclass(frozen=True)
+class Mention:
+    start: int
+    end: int
+    category: str
+    component: str | None  # None: the category itself ("a frontend")
+    negated: bool = False
+
+
+def _pattern(phrase: str) -> str:
+    words = [re.escape(word) for word in re.split(r"[\s-]+", phrase)]
+    return r"(?<![\w.-])" + r"[\s-]+".join(words) + r"s?(?![\w-]|\.\w)"
+
+
+@lru_cache(maxsize=64)
+def _matcher(catalog: Catalog) -> list[tuple[re.Pattern[str], str, str | None]]:
+    terms = [(kw, c.category, c.name) for c in catalog.components.values() for kw in (c.name, *c.keywords)]
+    terms += [(kw, cat.name, None) for cat in catalog.categories.values() for kw in (cat.name, *cat.keywords)]
+    return [(re.compile(_pattern(kw)), category, component) for kw, category, component in terms]
+
+
+def find_mentions(description: str, catalog: Catalog) -> list[Mention]:
+    text = description.lower().replace("\u2019", "'")
+    found = [
+        Mention(m.start(), m.end(), category, component)
+        for pattern, category, component in _matcher(catalog)
+        for m in pattern.finditer(text)
+    ]
+    # A phrase inside a longer one is not a mention of its own: "proxy" in "reverse proxy".
+    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    mentions: list[Mention] = []
+    for mention in found:
+        if mentions and mention.start < mentions[-1].end:
+            continue
+        negated = _negated(text, mention.start)
+        mentions.append(Mention(mention.start, mention.end, mention.category, mention.component, negated))
+    return mentions
+
+
+def _negated(text: str, position: int) -> bool:
+    before = text[:position]
+    cues = [m.end() for m in NEGATION.finditer(before)]
+    if not cues:
+        return False
+    ends = [m.end() for m in CLAUSE_END.finditer(before)]
+    return not ends or cues[-1] > ends[-1]
+
+
+def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[str]]:
+    """The answer each category question should default to, for this description.
+
+    No positive mention at all (an empty or unrelated description) suggests every category's default, minus
+    what is refused; otherwise only what the description asks for, plus what that needs to run.
+    """
+    mentions = find_mentions(description or "", catalog)
+    refused_components = {m.component for m in mentions if m.negated and m.component}
+    refused_categories = {m.category for m in mentions if m.negated and m.component is None}
+    wanted = [m for m in mentions if not m.negated and m.category not in refused_categories
+              and m.component not in refused_components]
+    chosen: dict[str, list[str]] = {name: [] for name in catalog.categories}
+
+    def usable(component: str) -> bool:
+        return component in catalog.components and component not in refused_components
+
+    if not wanted:
+        for category in catalog.categories.values():
+            if category.name not in refused_categories and usable(category.default):
+                chosen[category.name] = [category.default]
+    for mention in wanted:
+        picks = chosen[mention.category]
+        category = catalog.categories[mention.category]
+        pick = mention.component
+        if pick is None:  # the category itself: its default, or any component of it not refused
+            if picks:
+                continue
+            candidates = [category.default] + [c.name for c in catalog.in_category(category.name)]
+            pick = next((c for c in candidates if usable(c)), None)
+        if pick and pick not in picks and (category.multiselect or not picks):
+            picks.append(pick)
+    _add_requirements(chosen, catalog, refused_components, refused_categories)
+    return {
+        name: chosen[name] if category.multiselect else (chosen[name][0] if chosen[name] else NONE)
+        for name, category in catalog.categories.items()
+    }
+
+
+def _add_requirements(chosen: dict[str, list[str]], catalog: Catalog,
+                      refused_components: set[str], refused_categories: set[str]) -> None:
+    """Add, for every chosen component, a provider of what it requires and the stack lacks."""
+    changed = True
+    while changed:
+        changed = False
+        selected = [name for picks in chosen.values() for name in picks]
+        for name in selected:
+            for group in catalog.components[name].requires:
+                if any(capability in catalog.components[s].provides for s in selected for capability in group):
+                    continue
+                for capability in group:
+                    provider = _default_provider(catalog, capability, chosen, refused_components, refused_categories)
+                    if provider:
+                        chosen[provider.category].append(provider.name)
+                        changed = True
+                        break
+                if changed:
+                    break
+            if changed:
+                break
+
+
+def _default_provider(catalog, capability, chosen, refused_components, refused_categories):
+    providers = [p for p in catalog.providers(capability)
+                 if p.name not in refused_components and p.category not in refused_categories
+                 and (catalog.categories[p.category].multiselect or not chosen[p.category])]
+    defaults = [p for p in providers if catalog.categories[p.category].default == p.name]
+    return (defaults or providers or [None])[0]

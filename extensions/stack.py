@@ -1,0 +1,251 @@
+"""The stack a set of answers selects: its components, their wiring by capability, and their host ports.
+
+Everything here is a pure function of the catalog and the answers, so every render of the same answers (copier
+renders up to three times during an update) produces the same files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import yaml
+
+from .catalog import NONE, VARIABLE_REFERENCE, Catalog, Component, Port, Variable
+from .ports import HIGHEST_PORT, allocate_ports
+
+MISSING_SECRET = "{name} is not set. Run make env, or set it in .env"
+
+
+@dataclass(frozen=True)
+class Problem:
+    question: str  # the question whose answer can fix it, so copier asks again right there
+    message: str
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    service: str
+    port: int
+    capability: str
+
+
+@dataclass(frozen=True)
+class Edge:
+    consumer: str
+    provider: str
+    capability: str
+
+
+def chosen_names(answer: Any) -> list[str]:
+    """A category answer as a list of component names: "none", "", None and [] all mean nothing."""
+    if isinstance(answer, str):
+        return [] if answer in ("", NONE) else [answer]
+    if isinstance(answer, (list, tuple)):
+        return [a for a in answer if isinstance(a, str) and a not in ("", NONE)]
+    return []
+
+
+def yaml_scalar(value: str) -> str:
+    """A YAML double-quoted scalar holding exactly `value`, on one line."""
+    return yaml.safe_dump(value, default_style='"', allow_unicode=True, width=float("inf")).rstrip("\n").removesuffix("\n...")
+
+
+class Stack:
+    def __init__(self, catalog: Catalog, answers: Mapping[str, Any]):
+        self.catalog = catalog
+        names = {name for category in catalog.categories for name in chosen_names(answers.get(category))}
+        self.components = [c for c in catalog.components.values() if c.name in names]
+        self.names = [c.name for c in self.components]
+        self.offset = _as_int(answers.get("host_port_offset"))
+        self.publish_datastores = bool(answers.get("publish_datastores", False))
+
+    # --- what is in the stack ---------------------------------------------------------------------------
+
+    def has(self, name: str) -> bool:
+        return name in self.names
+
+    def component(self, name: str) -> Component:
+        return self.catalog.components[name]
+
+    def providers(self, capability: str) -> list[Component]:
+        return [c for c in self.components if capability in c.provides]
+
+    def has_capability(self, capability: str) -> bool:
+        return bool(self.providers(capability))
+
+    def wiring(self, name: str) -> list[Edge]:
+        """What `name` is connected to: every provider in the stack of every capability it wants."""
+        return [
+            Edge(name, provider.name, capability)
+            for capability in self.component(name).wants
+            for provider in self.providers(capability)
+            if provider.name != name
+        ]
+
+    def consumes(self, name: str, capability: str) -> bool:
+        return self.has(name) and any(edge.capability == capability for edge in self.wiring(name))
+
+    @cached_property
+    def edges(self) -> list[Edge]:
+        return [edge for c in self.components for edge in self.wiring(c.name)]
+
+    # --- ports ------------------------------------------------------------------------------------------
+
+    @cached_property
+    def ports_claimed(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Every port the stack declares, published or not, so publishing one later moves none."""
+        return [(port.env, port.host) for c in self.components for port in c.ports]
+
+    @cached_property
+    def ports(self) -> dict[str, int]:
+        return allocate_ports(self.ports_claimed, self.offset)
+
+    def is_published(self, component: Component) -> bool:
+        return not component.datastore or self.publish_datastores
+
+    def published(self, name: str) -> list[tuple[Port, int, str]]:
+        """(port, host port, host address) of each port of `name` that the host can reach."""
+        component = self.component(name)
+        if not self.is_published(component):
+            return []
+        address = "127.0.0.1" if component.datastore else ""
+        return [(port, self.ports[port.env], address) for port in component.ports]
+
+    # --- variables --------------------------------------------------------------------------------------
+
+    @cached_property
+    def variables(self) -> dict[str, Variable]:
+        return {v.name: v for c in self.components for v in c.env}
+
+    @cached_property
+    def secret_names(self) -> list[str]:
+        return [name for name, v in self.variables.items() if v.secret]
+
+    def var(self, name: str) -> str:
+        """Compose's reference to a .env variable, with its default, or an error naming the fix if a secret is missing."""
+        if name in self.ports:
+            return f"${{{name}:-{self.ports[name]}}}"
+        variable = self.variables[name]
+        if variable.secret:
+            return f"${{{name}:?{MISSING_SECRET.format(name=name)}}}"
+        return f"${{{name}:-{variable.value}}}"
+
+    def environment(self, name: str) -> dict[str, str]:
+        """The variables `name` receives from what it is wired to, e.g. DATABASE_URL from a SQL database."""
+        result: dict[str, str] = {}
+        for edge in self.wiring(name):
+            for key, value in (self.component(edge.provider).provides[edge.capability].get("env") or {}).items():
+                result.setdefault(key, VARIABLE_REFERENCE.sub(lambda m: self.var(m.group(1)), str(value)))
+        return result
+
+    def depends_on(self, name: str) -> list[str]:
+        return list(dict.fromkeys(edge.provider for edge in self.wiring(name)))
+
+    def env_sections(self) -> list[tuple[Component, list[tuple[str, str, str, bool]]]]:
+        """For .env.example: per component, (name, help, value, secret) of every variable it reads."""
+        sections = []
+        for component in self.components:
+            rows = [(port.env, port.help, str(host), False) for port, host, _ in self.published(component.name)]
+            rows += [(v.name, v.help, v.value, v.secret) for v in component.env]
+            if rows:
+                sections.append((component, rows))
+        return sections
+
+    # --- routing ----------------------------------------------------------------------------------------
+
+    def routes(self, name: str) -> list[Route]:
+        """What the reverse proxy `name` serves, longest path first so "/" is the fallback."""
+        routes = [
+            Route(str(p.provides[cap]["path"]), p.name, int(p.provides[cap]["port"]), cap)
+            for cap in self.component(name).routes
+            for p in self.providers(cap)
+        ]
+        return sorted(routes, key=lambda r: (-len(r.path), r.path))
+
+    def public_path(self, capability: str) -> str | None:
+        """The path under which a reverse proxy of the stack serves `capability`, if one does."""
+        if any(capability in c.routes for c in self.components):
+            for provider in self.providers(capability):
+                return str(provider.provides[capability].get("path"))
+        return None
+
+    # --- compose fragment snippets: each starts with a newline, to follow `{{-` in a fragment ---------------
+
+    def environment_yaml(self, name: str) -> str:
+        return "".join(f"\n      {key}: {yaml_scalar(value)}" for key, value in self.environment(name).items())
+
+    def depends_on_yaml(self, name: str) -> str:
+        services = self.depends_on(name)
+        if not services:
+            return ""
+        lines = "".join(f"\n      {service}:\n        condition: service_healthy" for service in services)
+        return "\n    depends_on:" + lines
+
+    def ports_yaml(self, name: str) -> str:
+        component = self.component(name)
+        if not component.ports:
+            return ""
+        if not self.is_published(component):
+            return "\n    # No host ports: a datastore stays private to the stack (advanced setting publish_datastores)."
+        lines = "".join(
+            f"\n      - \"{address + ':' if address else ''}{self.var(port.env)}:{port.container}\""
+            for port, _, address in self.published(name)
+        )
+        return "\n    ports:" + lines
+
+    # --- template files -----------------------------------------------------------------------------------
+
+    @property
+    def excluded_paths(self) -> str:
+        """Folders of components not in the stack, one per line, for copier's _exclude."""
+        return "\n".join(f"services/{name}" for name in self.catalog.components if name not in self.names)
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem]:
+    """Everything that makes these answers an unusable stack, each message naming the fix."""
+    problems = []
+    order = list(catalog.categories)
+    for category in catalog.categories.values():
+        allowed = [c.name for c in catalog.in_category(category.name)]
+        answer = answers.get(category.name)
+        if category.multiselect and isinstance(answer, str) and answer not in ("", NONE):
+            answer = [answer]
+        if not category.multiselect and isinstance(answer, (list, tuple)):
+            problems.append(Problem(category.name, f"{category.name} takes one choice: one of {', '.join(allowed + [NONE])}"))
+            continue
+        for name in chosen_names(answer):
+            if name not in allowed:
+                problems.append(Problem(category.name, f"unknown {category.label} '{name}': choose one of {', '.join(allowed + [NONE])}"))
+    stack = Stack(catalog, answers)
+    if not stack.components and not problems:
+        last = list(catalog.categories.values())[-1]
+        examples = " or ".join(f"{c.name}={c.default}" for c in catalog.categories.values() if c.default != NONE)
+        problems.append(Problem(last.name, f"the stack is empty: choose at least one component, e.g. {examples}"))
+    for component in stack.components:
+        for group in component.requires:
+            if any(stack.has_capability(cap) for cap in group):
+                continue
+            options = [p for cap in group for p in catalog.providers(cap)]
+            asked_at = max([component.category, *(p.category for p in options)], key=order.index)
+            needs = " or ".join(dict.fromkeys(f"a {catalog.categories[p.category].label}" for p in options))
+            choose = " or ".join(f"{p.category}={p.name}" for p in options)
+            problems.append(Problem(asked_at, f"{component.label} needs {needs}: choose {choose}, "
+                                              f"or set {component.category} to {NONE}"))
+    preferred = [h for c in stack.components for p in c.ports for h in p.host]
+    # Headroom of one port per claim above the highest preference, for the fallbacks of colliding claims.
+    largest = HIGHEST_PORT - max(preferred, default=0) - len(stack.ports_claimed)
+    if not 0 <= stack.offset <= largest:
+        problems.append(Problem("host_port_offset", f"host_port_offset must be a number from 0 to {largest} "
+                                                    f"(it is added to every host port, e.g. 10000 turns 5432 into 15432)"))
+    return problems

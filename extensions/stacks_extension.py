@@ -1,0 +1,143 @@
+"""The Jinja side of stacks, loaded by copier through copier-template-extensions (see copier.yml).
+
+It puts `catalog` (component name -> its component.yml) and `stack` (what the answers select, wired) into every
+render, and registers the filters the questionnaire and the templates use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+import unicodedata
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from copier_template_extensions import ContextHook
+from jinja2 import pass_context
+
+HERE = Path(__file__).resolve().parent
+MAX_NAME_LENGTH = 80
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _load_engine() -> Any:
+    """Import this folder as a package under a fresh name.
+
+    A test session renders several versions of the template in one process; each must run its own code, not
+    the modules an earlier one left in sys.modules (this file itself is executed afresh every time).
+    """
+    name = f"stacks_engine_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, HERE / "__init__.py", submodule_search_locations=[str(HERE)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    for module in ("catalog", "credentials", "keywords", "stack"):
+        setattr(package, module, importlib.import_module(f"{name}.{module}"))
+    return package
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:63].rstrip("-")
+    return slug or "project"
+
+
+def project_name_error(name: Any) -> str:
+    name = str(name)
+    if not name.strip():
+        return "enter a project name"
+    if any(ch in LINE_BREAKS for ch in name):
+        return "the project name must fit on one line"
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        return "remove the control characters (tabs, escapes) from the project name"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"shorten the project name to {MAX_NAME_LENGTH} characters at most (it has {len(name)})"
+    return ""
+
+
+def project_slug_error(slug: Any) -> str:
+    if SLUG.match(str(slug)):
+        return ""
+    return (f"'{slug}' cannot name a compose project, a host and a package: use 1 to 63 lowercase letters, digits "
+            "and hyphens, starting and ending with a letter or digit, e.g. my-project")
+
+
+def toml_str(value: Any) -> str:
+    """A TOML basic string holding exactly `value`."""
+    escapes = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+    out = []
+    for ch in str(value):
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif unicodedata.category(ch) == "Cc":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def py_str(value: Any) -> str:
+    """A Python string literal holding exactly `value`."""
+    return repr(str(value))
+
+
+def _cache_compiled_strings(environment: Any) -> None:
+    """Compile each distinct template string once.
+
+    Copier renders every segment of every path ("services", "app", ...) and the answers file name with
+    `from_string`, which Jinja compiles anew each time: hundreds of compiles of a few dozen strings, most of
+    a copy's rendering time. The compiled code depends only on the arguments, so it can be reused.
+    """
+    compile_source = environment.compile
+
+    @lru_cache(maxsize=1024)
+    def compile_once(source: str, name: str | None = None, filename: str | None = None,
+                     raw: bool = False, defer_init: bool = False) -> Any:
+        return compile_source(source, name, filename, raw, defer_init)
+
+    environment.compile = compile_once
+
+
+class StacksExtension(ContextHook):
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        engine = _load_engine()
+        self.engine = engine
+        self.catalog = engine.catalog.load_catalog()
+        self._stacks: dict[tuple, Any] = {}
+        suggest_stack = lru_cache(maxsize=32)(lambda description: engine.keywords.suggest_stack(description, self.catalog))
+
+        @pass_context
+        def stack_error(context: Any, question: str) -> str:
+            problems = engine.stack.stack_problems(self.catalog, self._answers(context))
+            return "; ".join(p.message for p in problems if p.question == question)
+
+        environment.filters.update(
+            slugify=slugify,
+            project_name_error=project_name_error,
+            project_slug_error=project_slug_error,
+            suggest=lambda description, category: suggest_stack(str(description or ""))[category],
+            stack_error=stack_error,
+            yaml_str=engine.stack.yaml_scalar,
+            toml_str=toml_str,
+            py_str=py_str,
+        )
+        environment.globals["new_secret"] = engine.credentials.new_secret
+        _cache_compiled_strings(environment)
+
+    def _answers(self, context: Any) -> dict[str, Any]:
+        keys = [*self.catalog.categories, "host_port_offset", "publish_datastores"]
+        return {key: context.get(key) for key in keys}
+
+    def hook(self, context: dict[str, Any]) -> None:
+        answers = self._answers(context)
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items())
+        if key not in self._stacks:
+            self._stacks[key] = self.engine.stack.Stack(self.catalog, answers)
+        context["stack"] = self._stacks[key]
+        context["catalog"] = self.catalog.components

