@@ -18,6 +18,9 @@ CATEGORIES_FILE = "categories.yml"
 COMPONENT_FILE = "component.yml"
 NONE = "none"
 
+# libyaml's loader when PyYAML has it: reading the catalog is most of what the extension adds to a copy.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 COMPONENT_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 VARIABLE_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -113,7 +116,7 @@ def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
 
 def _read_mapping(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as error:
         raise CatalogError(f"{path}: not valid YAML ({error}); fix the syntax") from None
     if not isinstance(data, dict):

@@ -113,8 +113,9 @@ def test_published_datastores_and_offset(tmp_path: Path) -> None:
             "host_port_offset": 10000}
     project = copy_project(tmp_path / "p", data)
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    # passing an advanced setting with -d turns "advanced" on, so the answers file keeps it for updates
-    assert answers["advanced"] is True and answers["host_port_offset"] == 10000
+    # an advanced setting passed with -d is kept in the answers file for updates, though "advanced" is no
+    assert answers["advanced"] is False and answers["host_port_offset"] == 10000
+    assert answers["publish_datastores"] is True
     check_project(project, ["fastapi", "postgres", "redis"], answers)
     env = read_env(project / ".env")
     assert (env["FASTAPI_PORT"], env["POSTGRES_PORT"], env["REDIS_PORT"]) == ("18000", "15432", "16379")
