@@ -128,6 +128,8 @@ class StacksExtension(ContextHook):
             py_str=py_str,
         )
         environment.globals["new_secret"] = engine.credentials.new_secret
+        # The project gets a copy of the hook (.stacks/), so `make compose` and `make env` work offline.
+        environment.globals["template_file"] = lambda path: (HERE.parent / path).read_text(encoding="utf-8")
         _cache_compiled_strings(environment)
 
     def _answers(self, context: Any) -> dict[str, Any]:

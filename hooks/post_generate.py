@@ -1,9 +1,10 @@
-"""Post-generation hook, run by copier's _tasks inside the generated project.
+"""Post-generation hook, run by copier's _tasks inside the generated project, and by the project's own
+`make compose` / `make env` (a copy of it and of credentials.py sits in the project's .stacks/ folder).
 
 1. Assemble compose.yaml from the fragments services/*/compose.yaml (or, when compose.yaml was edited by hand,
    write the assembly beside it as compose.new.yaml and say so).
-2. Write .env from .env.example: keys it lacks are appended, secrets freshly generated; a value already in
-   .env is never changed. Mode 0600.
+2. Write .env from .env.example: keys it lacks are appended, secrets (a "# secret:" line above the key)
+   freshly generated; a value already in .env is never changed. Mode 0600.
 3. Validate the compose file with `docker compose config --quiet`.
 
 Copier runs tasks up to three times during an update (its temporary old and new renders, then the project),
@@ -23,12 +24,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-from plumbum import local
-from plumbum.commands.processes import ProcessTimedOut
+try:
+    import yaml
+    from plumbum import local
+    from plumbum.commands.processes import ProcessTimedOut
+except ImportError as missing:  # run by hand with a Python that lacks copier's dependencies
+    sys.exit(f"stacks: {missing.name} is missing. Run this with the Python that runs copier (make finds it when "
+             "copier is on PATH), or install it: pip install pyyaml plumbum")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from extensions.credentials import new_secret  # noqa: E402
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "extensions")]  # beside it in a project, extensions/ in the template
+from credentials import new_secret  # noqa: E402
 
 COMPOSE_FILE = "compose.yaml"
 BESIDE_FILE = "compose.new.yaml"
@@ -39,6 +45,7 @@ DIGEST = re.compile(r"^# stacks-digest: sha256:([0-9a-f]{64})\n", re.MULTILINE)
 TOP_LEVEL_LINE = re.compile(r"^([A-Za-z_][\w.-]*):[ \t]*(?:#.*)?$")
 ENV_KEY = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
 ENV_SECTION = re.compile(r"^# --- .* ---$")
+SECRET_MARK = re.compile(r"^#[ \t]*secret:")
 
 
 class HookError(Exception):
@@ -154,16 +161,16 @@ def _write_text(path: Path, text: str) -> None:
 
 ENV_HEADER = """\
 # Settings and secrets of this stack; docker compose reads this file. It is git-ignored: never commit it.
-# Written from .env.example by stacks. Your values are never changed: copier update only appends missing keys.
+# Written from .env.example by stacks. Your values are never changed: copier and make env only append missing keys.
 """
 
 
-def write_env(project_dir: Path, secrets: set[str]) -> list[str]:
+def write_env(project_dir: Path) -> list[str]:
     """Append to .env every key of .env.example it lacks; return the keys added."""
     example, env = project_dir / ".env.example", project_dir / ".env"
     if not example.exists():
         raise HookError(".env.example is missing: restore it from git (git checkout -- .env.example), "
-                        "then run copier update again")
+                        "then run make env")
     existing = env.read_text(encoding="utf-8") if env.exists() else ""
     present = {m.group(1) for line in existing.splitlines() if (m := ENV_KEY.match(line))}
     added, block, section, comments = [], [], None, []
@@ -178,7 +185,8 @@ def write_env(project_dir: Path, secrets: set[str]) -> list[str]:
                 if section:
                     block += ["", section]
                     section = None
-                value = new_secret() if key in secrets else line.split("=", 1)[1]
+                secret = any(SECRET_MARK.match(comment) for comment in comments)
+                value = new_secret() if secret else line.split("=", 1)[1]
                 block += [*comments, f"{key}={value}"]
                 added.append(key)
             comments = []
@@ -255,14 +263,13 @@ def validate_compose(project_dir: Path, compose_file: Path) -> tuple[bool, str] 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--project", required=True, help="compose project name (the slug)")
-    parser.add_argument("--secrets", default="", help="comma-separated .env keys to fill with new secrets")
     parser.add_argument("--keep-copy-on-failure", default="False",
                         help="True when copier deletes the project if this hook fails")
     args = parser.parse_args(argv)
     project_dir = Path.cwd()
     try:
         compose_file = write_compose(project_dir, assemble_compose(project_dir, args.project))
-        added = write_env(project_dir, {s for s in args.secrets.split(",") if s})
+        added = write_env(project_dir)
     except HookError as error:
         say(f"error: {error}")
         return 1

@@ -20,10 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from extensions.catalog import NONE, Catalog, load_catalog  # noqa: E402
-from extensions.stack import Stack, stack_problems  # noqa: E402
+from extensions.stack import stack_problems  # noqa: E402
 
 CATALOG = load_catalog()
-HOOK = REPO / "hooks" / "post_generate.py"
 
 
 def compose_binary() -> Path:
@@ -93,10 +92,9 @@ def copy_project(destination: Path, data: Mapping[str, Any], template: Path = RE
 
 
 def run_hook(project: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    stack = Stack(CATALOG, answers)
-    command = [sys.executable, str(HOOK), f"--project={answers['project_slug']}",
-               f"--secrets={','.join(stack.secret_names)}", *args]
+    """The project's own copy of the hook, as `make compose` runs it."""
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    command = [sys.executable, ".stacks/post_generate.py", f"--project={slug}", *args]
     return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env)
 
 

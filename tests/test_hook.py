@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -112,15 +114,30 @@ def test_duplicate_service_names_name_both_fragments(project: Path) -> None:
     assert "rename one of them" in result.stderr
 
 
-def test_a_service_added_by_hand_is_assembled(project: Path) -> None:
+def test_the_project_copy_of_the_hook_is_the_template_hook(project: Path) -> None:
+    assert (project / ".stacks/post_generate.py").read_text() == (REPO / "hooks/post_generate.py").read_text()
+    assert (project / ".stacks/credentials.py").read_text() == (REPO / "extensions/credentials.py").read_text()
+
+
+def test_make_compose_assembles_a_service_added_by_hand_with_its_secret(project: Path) -> None:
+    """What the generated README tells a user to do to add a service."""
     worker = project / "services" / "worker"
     worker.mkdir()
     (worker / "compose.yaml").write_text(
         "services:\n  worker:\n    image: busybox:1.37.0\n    command: [\"sleep\", \"infinity\"]\n"
+        "    environment:\n      WORKER_TOKEN: ${WORKER_TOKEN:?set it in .env}\n"
     )
-    result = run_hook(project)
-    assert result.returncode == 0, result.stderr
+    with (project / ".env.example").open("a") as example:
+        example.write("\n# --- worker: Worker ---\n# Token of the worker\n# secret: make env generates it\nWORKER_TOKEN=\n")
+    # as for a user, copier is on PATH: make runs the hook with copier's Python
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    result = subprocess.run(["make", "compose"], cwd=project, capture_output=True, text=True,
+                            env={**os.environ, "PATH": path})
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "  worker:\n    image: busybox:1.37.0" in (project / "compose.yaml").read_text()
+    assert re.fullmatch(r"[A-Za-z0-9]{43}", read_env(project / ".env")["WORKER_TOKEN"])
+    assert "compose.yaml is valid" in result.stderr
+    assert f"{Path(sys.executable).parent}/python" in result.stdout
 
 
 def _broken_template(tmp_path: Path) -> Path:
