@@ -113,6 +113,27 @@ class StacksExtension(ContextHook):
         suggest_stack = lru_cache(maxsize=32)(lambda description: engine.keywords.suggest_stack(description, self.catalog))
 
         @pass_context
+        def choice_error(context: Any, category: str, choice: str) -> str:
+            """Why `choice` cannot be the answer to `category` given the answers so far; "" if it can.
+
+            Copier disables such a choice in the menu with this reason and refuses it from -d or a default.
+            """
+            answers = {**self._answers(context), category: choice}
+            problems = engine.stack.stack_problems(self.catalog, answers)
+            return "; ".join(p.message for p in problems if p.question == category)
+
+        @pass_context
+        def suggest(context: Any, description: Any, category: str) -> Any:
+            """The description's suggestion for `category`, or, when the answers so far rule it out, the first
+            choice they allow, so the default is always one the menu offers."""
+            suggestion = suggest_stack(str(description or ""))[category]
+            if self.catalog.categories[category].multiselect:
+                return suggestion
+            others = [c.name for c in self.catalog.in_category(category)]
+            candidates = dict.fromkeys([suggestion, self.catalog.categories[category].default, *others, "none"])
+            return next((c for c in candidates if not choice_error(context, category, c)), suggestion)
+
+        @pass_context
         def stack_error(context: Any, question: str) -> str:
             problems = engine.stack.stack_problems(self.catalog, self._answers(context))
             return "; ".join(p.message for p in problems if p.question == question)
@@ -121,7 +142,8 @@ class StacksExtension(ContextHook):
             slugify=slugify,
             project_name_error=project_name_error,
             project_slug_error=project_slug_error,
-            suggest=lambda description, category: suggest_stack(str(description or ""))[category],
+            suggest=suggest,
+            choice_error=choice_error,
             stack_error=stack_error,
             yaml_str=engine.stack.yaml_scalar,
             toml_str=toml_str,

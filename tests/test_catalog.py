@@ -20,12 +20,14 @@ SERVICES = REPO / "template" / "services"
 def test_each_category_is_one_question_listing_its_components(category: str) -> None:
     question = QUESTIONS.get(category)
     assert question, f"copier.yml has no question '{category}' for the category in categories.yml"
-    choices = list(question["choices"].values())
+    choices = [choice["value"] for choice in question["choices"].values()]
     components = [c.name for c in CATALOG.in_category(category)]
     expected = components if CATALOG.categories[category].multiselect else components + [NONE]
     assert sorted(choices) == sorted(expected), f"copier.yml choices of {category} differ from the catalog"
+    for label, choice in question["choices"].items():
+        # the menu disables a choice the answers so far rule out, with the reason
+        assert choice["validator"] == f"{{{{ '{category}' | choice_error('{choice['value']}') }}}}", label
     assert question["default"] == f"{{{{ project_description | suggest('{category}') }}}}"
-    assert question["validator"] == f"{{{{ '{category}' | stack_error }}}}"
     assert bool(question.get("multiselect")) == CATALOG.categories[category].multiselect
 
 

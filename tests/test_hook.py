@@ -154,8 +154,10 @@ def _broken_template(tmp_path: Path) -> Path:
         "services:\n  broken:\n    image: {{ catalog.broken.image }}\n    depends_on: [nowhere]\n"
     )
     copier_yml = template / "copier.yml"
-    copier_yml.write_text(copier_yml.read_text().replace("    FastAPI (Python web API): fastapi\n",
-                                                         "    FastAPI (Python web API): fastapi\n    Broken: broken\n"))
+    backend_choice = "    FastAPI (Python web API): {value: fastapi, validator: \"{{ 'backend' | choice_error('fastapi') }}\"}\n"
+    broken_choice = "    Broken: {value: broken, validator: \"{{ 'backend' | choice_error('broken') }}\"}\n"
+    assert backend_choice in copier_yml.read_text()
+    copier_yml.write_text(copier_yml.read_text().replace(backend_choice, backend_choice + broken_choice))
     return template
 
 
