@@ -1,4 +1,8 @@
-"""Secret generation for .env: strong, and safe wherever a secret ends up."""
+"""Secret generation for .env: strong, and safe wherever a secret ends up.
+
+Used by the hook, which writes each secret once and never again; a generated project carries a copy
+(.stacks/credentials.py) for `make env`.
+"""
 
 from __future__ import annotations
 

@@ -129,6 +129,8 @@ class Stack:
         """Compose's reference to a .env variable, with its default, or an error naming the fix if a secret is missing."""
         if name in self.ports:
             return f"${{{name}:-{self.ports[name]}}}"
+        if name not in self.variables:
+            raise KeyError(f"{name} is declared under env or ports of no component in this stack: add it to its component.yml")
         variable = self.variables[name]
         if variable.secret:
             return f"${{{name}:?{MISSING_SECRET.format(name=name)}}}"

@@ -1,7 +1,9 @@
 """The Jinja side of stacks, loaded by copier through copier-template-extensions (see copier.yml).
 
 It puts `catalog` (component name -> its component.yml) and `stack` (what the answers select, wired) into every
-render, and registers the filters the questionnaire and the templates use.
+render, and registers the filters the questionnaire and the templates use. Secrets are deliberately not offered
+to templates: a secret rendered by Jinja would change on every render, and so on every `copier update`; the hook
+generates them into .env once (credentials.py).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _load_engine() -> Any:
     package = importlib.util.module_from_spec(spec)
     sys.modules[name] = package
     spec.loader.exec_module(package)
-    for module in ("catalog", "credentials", "keywords", "stack"):
+    for module in ("catalog", "keywords", "stack"):
         setattr(package, module, importlib.import_module(f"{name}.{module}"))
     return package
 
@@ -112,15 +114,17 @@ class StacksExtension(ContextHook):
         self._stacks: dict[tuple, Any] = {}
         suggest_stack = lru_cache(maxsize=32)(lambda description: engine.keywords.suggest_stack(description, self.catalog))
 
+        def problems_at(answers: dict[str, Any], question: str) -> str:
+            problems = engine.stack.stack_problems(self.catalog, answers)
+            return "; ".join(p.message for p in problems if p.question == question)
+
         @pass_context
         def choice_error(context: Any, category: str, choice: str) -> str:
             """Why `choice` cannot be the answer to `category` given the answers so far; "" if it can.
 
             Copier disables such a choice in the menu with this reason and refuses it from -d or a default.
             """
-            answers = {**self._answers(context), category: choice}
-            problems = engine.stack.stack_problems(self.catalog, answers)
-            return "; ".join(p.message for p in problems if p.question == category)
+            return problems_at({**self._answers(context), category: choice}, category)
 
         @pass_context
         def suggest(context: Any, description: Any, category: str) -> Any:
@@ -135,8 +139,7 @@ class StacksExtension(ContextHook):
 
         @pass_context
         def stack_error(context: Any, question: str) -> str:
-            problems = engine.stack.stack_problems(self.catalog, self._answers(context))
-            return "; ".join(p.message for p in problems if p.question == question)
+            return problems_at(self._answers(context), question)
 
         environment.filters.update(
             slugify=slugify,
@@ -149,7 +152,6 @@ class StacksExtension(ContextHook):
             toml_str=toml_str,
             py_str=py_str,
         )
-        environment.globals["new_secret"] = engine.credentials.new_secret
         # The project gets a copy of the hook (.stacks/), so `make compose` and `make env` work offline.
         environment.globals["template_file"] = lambda path: (HERE.parent / path).read_text(encoding="utf-8")
         _cache_compiled_strings(environment)

@@ -114,18 +114,29 @@ def _fragment_mapping(name: str, text: str) -> dict[str, dict]:
 
 
 def _top_level_sections(name: str, text: str) -> dict[str, str]:
-    """The text under each top-level key, comments and layout kept, so the assembled file reads like the fragments."""
+    """The text under each top-level key, comments and layout kept, so the assembled file reads like the fragments.
+
+    Comments and blank lines at the left margin go with what follows them (a comment above `volumes:` stays
+    with the volumes, one at the top of the fragment with its first section), indented under it.
+    """
     sections: dict[str, list[str]] = {}
     current: list[str] = []
+    pending: list[str] = []
     for line in text.splitlines():
-        if line and not line[0].isspace() and not line.startswith("#"):
+        if not line.strip() or line.startswith("#"):
+            pending.append(f"  {line}" if line.startswith("#") else line)  # indented under its section
+        elif not line[0].isspace():
             match = TOP_LEVEL_LINE.match(line)
             if not match:
                 raise HookError(f"{name}: write '{line.split(':')[0]}:' as a block, its entries on the lines below, "
                                 f"then run {REASSEMBLE}")
             current = sections.setdefault(match.group(1), [])
-        elif sections:
-            current.append(line)
+            current += pending
+            pending = []
+        else:
+            current += pending + [line]
+            pending = []
+    current += pending
     return {key: "\n".join(lines).strip("\n") for key, lines in sections.items()}
 
 

@@ -124,8 +124,9 @@ def test_make_compose_assembles_a_service_added_by_hand_with_its_secret(project:
     worker = project / "services" / "worker"
     worker.mkdir()
     (worker / "compose.yaml").write_text(
-        "services:\n  worker:\n    image: busybox:1.37.0\n    command: [\"sleep\", \"infinity\"]\n"
-        "    environment:\n      WORKER_TOKEN: ${WORKER_TOKEN:?set it in .env}\n"
+        "# The worker runs the jobs.\nservices:\n  worker:\n    image: busybox:1.37.0\n"
+        "    command: [\"sleep\", \"infinity\"]\n    environment:\n      WORKER_TOKEN: ${WORKER_TOKEN:?set it in .env}\n"
+        "    volumes: [\"worker-scratch:/scratch\"]\n\n# Its scratch space.\nvolumes:\n  worker-scratch:\n"
     )
     with (project / ".env.example").open("a") as example:
         example.write("\n# --- worker: Worker ---\n# Token of the worker\n# secret: make env generates it\nWORKER_TOKEN=\n")
@@ -134,7 +135,10 @@ def test_make_compose_assembles_a_service_added_by_hand_with_its_secret(project:
     result = subprocess.run(["make", "compose"], cwd=project, capture_output=True, text=True,
                             env={**os.environ, "PATH": path})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "  worker:\n    image: busybox:1.37.0" in (project / "compose.yaml").read_text()
+    assembled = (project / "compose.yaml").read_text()
+    # the fragment's comments stay with what they describe
+    assert "  # --- services/worker/compose.yaml\n  # The worker runs the jobs.\n  worker:\n" in assembled
+    assert "  # --- services/worker/compose.yaml\n  # Its scratch space.\n  worker-scratch:" in assembled
     assert re.fullmatch(r"[A-Za-z0-9]{43}", read_env(project / ".env")["WORKER_TOKEN"])
     assert "compose.yaml is valid" in result.stderr
     assert f"{Path(sys.executable).parent}/python" in result.stdout

@@ -91,9 +91,23 @@ def _catalog_with(tmp_path: Path, **components: tuple[str, list[str]]):
 
     services = tmp_path / "services"
     shutil.copytree(REPO / "template" / "services", services)
+    if any(category == "monitoring" for category, _ in components.values()):  # a multiselect category
+        with (services / "categories.yml").open("a") as categories:
+            categories.write("\nmonitoring:\n  label: monitoring\n  multiselect: true\n  default: prometheus\n"
+                             "  keywords: [monitoring, observability]\n")
     for name, (category, keywords) in components.items():
         (services / name).mkdir()
         (services / name / "component.yml").write_text(
             f"label: {name}\ncategory: {category}\nsummary: test\nkeywords: {keywords}\nimage: node:22.12.0-alpine\n"
         )
     return load_catalog(services)
+
+
+def test_a_multiselect_category_suggests_every_component_it_names(tmp_path: Path) -> None:
+    catalog = _catalog_with(tmp_path, prometheus=("monitoring", ["prometheus", "metrics"]),
+                            grafana=("monitoring", ["grafana", "dashboards"]))
+    assert catalog.categories["monitoring"].multiselect
+    assert suggest_stack("FastAPI with metrics and grafana", catalog)["monitoring"] == ["prometheus", "grafana"]
+    assert suggest_stack("FastAPI with monitoring, but no grafana", catalog)["monitoring"] == ["prometheus"]
+    assert suggest_stack("", catalog)["monitoring"] == ["prometheus"]
+    assert suggest_stack("FastAPI", catalog)["monitoring"] == []
