@@ -84,7 +84,7 @@ def pairwise_stacks(catalog: Catalog = CATALOG, seed: int = 2) -> list[list[str]
     return picked
 
 
-def copy_project(destination: Path, data: Mapping[str, Any], template: Path = REPO, **options: Any) -> Path:
+def copy_project(destination: Path, data: Mapping[str, Any], template: Path | str = REPO, **options: Any) -> Path:
     """`copier copy --trust --defaults -d key=value ...` of the working tree, as a user runs it."""
     run_copy(str(template), str(destination), data=dict(data), defaults=True, unsafe=True, vcs_ref="HEAD",
              quiet=True, **options)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import stat
+import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 from projects import (
-    CATALOG, answers_for, compose_config, copy_project, pairwise_stacks, project_files, read_env, with_requirements,
+    CATALOG, REPO, answers_for, compose_config, copy_project, pairwise_stacks, project_files, read_env, with_requirements,
 )
 
 from extensions.stack import Stack
@@ -130,3 +132,16 @@ def test_same_answers_give_byte_identical_files(tmp_path: Path) -> None:
     for relative in files:
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
     assert read_env(first / ".env")["POSTGRES_PASSWORD"] != read_env(second / ".env")["POSTGRES_PASSWORD"]
+
+
+def test_copy_from_a_git_url(tmp_path: Path) -> None:
+    """As `copier copy --trust gh:<org>/stacks my_proj` does: a clone, not this folder, with its extensions."""
+    repository = tmp_path / "stacks.git"
+    shutil.copytree(REPO, repository, ignore=shutil.ignore_patterns(".git", ".venv", "demo", "__pycache__", "node_modules"))
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "template"]):
+        subprocess.run(["git", *command], cwd=repository, check=True, capture_output=True)
+    project = copy_project(tmp_path / "my_proj", {"project_description": "FastAPI and Redis"},
+                           template=f"git+file://{repository}")
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_src_path"] == f"git+file://{repository}"
+    check_project(project, ["fastapi", "redis"], answers)
