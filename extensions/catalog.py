@@ -99,9 +99,6 @@ class Catalog:
     def providers(self, capability: str) -> list[Component]:
         return [c for c in self.components.values() if capability in c.provides]
 
-    def category_order(self, category: str) -> int:
-        return list(self.categories).index(category)
-
 
 def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
     categories = _load_categories(directory / CATEGORIES_FILE)

@@ -83,3 +83,14 @@ def test_a_leading_digit_and_unicode_name_get_a_safe_slug(tmp_path: Path) -> Non
     project = copy_project(tmp_path / "p", {"project_name": "42 Ünïcode Café 🚀", "backend": "fastapi",
                                             "frontend": "none", "database": "none", "cache": "none", "proxy": "none"})
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"] == "42-unicode-cafe"
+
+
+@pytest.mark.parametrize("value", [NAME, DESCRIPTION, "nul\x00 del\x7f tab\t cr\r", "", "yes", "null", "- a", "@x: y"])
+def test_literal_filters_hold_any_text(value: str) -> None:
+    """The filters templates use to write answers into YAML, TOML and Python files."""
+    from extensions.stack import yaml_scalar
+    from extensions.stacks_extension import py_str, toml_str
+
+    assert yaml.safe_load(f"key: {yaml_scalar(value)}")["key"] == value
+    assert tomllib.loads(f"key = {toml_str(value)}")["key"] == value
+    assert ast.literal_eval(py_str(value)) == value
