@@ -184,8 +184,8 @@ def _port(path: Path, spec: Any) -> Port:
         port = Port(env=spec["env"], container=int(spec["container"]), host=tuple(int(h) for h in host), help=str(spec["help"]))
     except (KeyError, TypeError, ValueError):
         raise CatalogError(f"{path}: each port needs env, container, host (preferred host ports) and help") from None
-    if not VARIABLE_NAME.match(port.env) or not port.env.endswith("_PORT"):
-        raise CatalogError(f"{path}: port variable '{port.env}' must be UPPER_CASE and end in _PORT")
+    if not VARIABLE_NAME.match(port.env) or not port.env.endswith("_HOST_PORT"):
+        raise CatalogError(f"{path}: port variable '{port.env}' must be UPPER_CASE and end in _HOST_PORT (it names a port on the host)")
     if not port.host or not all(0 < h < 65536 for h in (*port.host, port.container)):
         raise CatalogError(f"{path}: port {port.env} needs at least one host port, all between 1 and 65535")
     return port

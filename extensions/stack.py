@@ -147,15 +147,26 @@ class Stack:
     def depends_on(self, name: str) -> list[str]:
         return list(dict.fromkeys(edge.provider for edge in self.wiring(name)))
 
-    def env_sections(self) -> list[tuple[Component, list[tuple[str, str, str, bool]]]]:
-        """For .env.example: per component, (name, help, value, secret) of every variable it reads."""
+    def env_sections(self) -> list[tuple[Component, list[tuple[str, str, str, str]]]]:
+        """For .env.example: per component, (name, help, value, mark) of every variable it reads; the mark is
+        "secret" (the hook generates it), "port" (the hook moves it to a free port) or ""."""
         sections = []
         for component in self.components:
-            rows = [(port.env, port.help, str(host), False) for port, host, _ in self.published(component.name)]
-            rows += [(v.name, v.help, v.value, v.secret) for v in component.env]
+            rows = [(port.env, port.help, str(host), "port") for port, host, _ in self.published(component.name)]
+            rows += [(v.name, v.help, v.value, "secret" if v.secret else "") for v in component.env]
             if rows:
                 sections.append((component, rows))
         return sections
+
+    @property
+    def retired_keys(self) -> str:
+        """The .env keys of catalog components not in the stack, comma-separated: after `copier update` removed
+        a component, the hook comments its keys out (never deletes them)."""
+        def keys(component: Component) -> set[str]:
+            return {p.env for p in component.ports} | {v.name for v in component.env}
+
+        kept = set().union(*(keys(c) for c in self.components))
+        return ",".join(sorted(set().union(*(keys(c) for c in self.catalog.components.values())) - kept))
 
     # --- routing ----------------------------------------------------------------------------------------
 

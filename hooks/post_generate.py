@@ -1,33 +1,38 @@
-"""Post-generation hook, run by copier's _tasks inside the generated project, and by the project's own
-`make compose` / `make env` (a copy of it and of credentials.py sits in the project's .stacks/ folder).
+"""Post-generation hook, run by copier's _tasks inside the generated project, by copier update once it has
+merged (see _migrations in copier.yml), and by the project's own `make compose` / `make env` (a copy of it and
+of credentials.py sits in the project's .stacks/ folder).
 
 1. Assemble compose.yaml from the fragments services/*/compose.yaml (or, when compose.yaml was edited by hand,
    write the assembly beside it as compose.new.yaml and say so).
 2. Write .env from .env.example: keys it lacks are appended, secrets (a "# secret:" line above the key)
-   freshly generated; a value already in .env is never changed. Mode 0600.
-3. Validate the compose file with `docker compose config --quiet`.
+   freshly generated, host ports ("# port:") moved to a free one; a value already in .env is never changed;
+   keys of components that left the stack are commented out, and restored when they come back. Mode 0600.
+3. Validate the compose file with `docker compose config --quiet`, and say what the stack no longer uses.
 
-Copier runs tasks up to three times during an update (its temporary old and new renders, then the project),
-so every step is a function of the answers and of what the project already holds. Imports only what copier
-itself brings (PyYAML, plumbum).
+Copier runs tasks up to three times during an update (its temporary old and new renders, then the project,
+before your edits are merged back), so every step is a function of the answers and of what the project
+already holds, and during an update the tasks only fill in what is missing (--mode=render); the real work
+happens after the merge (--mode=after-update). Imports only what copier itself brings (PyYAML, plumbum).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
 import stat
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 try:
     import yaml
-    from plumbum import local
-    from plumbum.commands.processes import ProcessTimedOut
+    if importlib.util.find_spec("plumbum") is None:  # imported where a command runs: --mode=render needs none
+        raise ImportError(name="plumbum")
 except ImportError as missing:  # run by hand with a Python that lacks copier's dependencies
     sys.exit(f"stacks: {missing.name} is missing. Run this with the Python that runs copier (make finds it when "
              "copier is on PATH), or install it: pip install pyyaml plumbum")
@@ -45,7 +50,7 @@ DIGEST = re.compile(r"^# stacks-digest: sha256:([0-9a-f]{64})\n", re.MULTILINE)
 TOP_LEVEL_LINE = re.compile(r"^([A-Za-z_][\w.-]*):[ \t]*(?:#.*)?$")
 ENV_KEY = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
 ENV_SECTION = re.compile(r"^# --- .* ---$")
-SECRET_MARK = re.compile(r"^#[ \t]*secret:")
+MARK = re.compile(r"^#[ \t]*(secret|port):")  # "# secret: ..." above a key: generate it
 
 
 class HookError(Exception):
@@ -174,47 +179,115 @@ ENV_HEADER = """\
 # Settings and secrets of this stack; docker compose reads this file. It is git-ignored: never commit it.
 # Written from .env.example by stacks. Your values are never changed: copier and make env only append missing keys.
 """
+RETIRED_NOTE = "# stacks: its service left the stack; kept, commented out, so that adding the service back restores it"
+HIGHEST_PORT = 65535
 
 
-def write_env(project_dir: Path) -> list[str]:
-    """Append to .env every key of .env.example it lacks; return the keys added."""
+@dataclass
+class EnvChanges:
+    added: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)  # "KEY=port (default was taken)"
+
+
+def write_env(project_dir: Path, retired_keys: frozenset[str] = frozenset()) -> EnvChanges:
+    """Bring .env in line with .env.example, changing no value.
+
+    Keys .env lacks are appended (fresh secrets for those marked "# secret:", a free host port for those marked
+    "# port:"), or uncommented where an earlier removal of their service left them; active keys in
+    `retired_keys` (of components no longer in the stack) are commented out with a note, never deleted.
+    """
     example, env = project_dir / ".env.example", project_dir / ".env"
     if not example.exists():
         raise HookError(".env.example is missing: restore it from git (git checkout -- .env.example), "
                         "then run make env")
-    existing = env.read_text(encoding="utf-8") if env.exists() else ""
-    present = {m.group(1) for line in existing.splitlines() if (m := ENV_KEY.match(line))}
-    added, block, section, comments = [], [], None, []
-    for line in example.read_text(encoding="utf-8").splitlines():
+    lines = env.read_text(encoding="utf-8").splitlines() if env.exists() else ENV_HEADER.splitlines()
+    changes = EnvChanges()
+    entries = _example_entries(example.read_text(encoding="utf-8"))
+    lines = _retire(lines, retired_keys - {entry[0] for entry in entries}, changes)
+    active = {m.group(1): line.split("=", 1)[1] for line in lines if (m := ENV_KEY.match(line))}
+    port_keys = {key for key, _, _, marks in entries if "port" in marks}
+    used_ports = {int(value) for key, value in active.items()
+                  if (key in port_keys or key.endswith("_PORT")) and value.strip().isdigit()}
+    for key, value, (section, comments), marks in entries:
+        if key in active:
+            continue
+        if _restore(lines, key):
+            changes.restored.append(key)
+            continue
+        if "secret" in marks:
+            value = new_secret()
+        elif "port" in marks and value.isdigit():
+            port = int(value)
+            while port in used_ports and port < HIGHEST_PORT:
+                port += 1
+            if port != int(value):
+                changes.moved.append(f"{key}={port} ({value} is taken)")
+            value = str(port)
+            used_ports.add(port)
+        _insert(lines, section, [*comments, f"{key}={value}"], {entry[0] for entry in entries})
+        changes.added.append(key)
+    text = "".join(line + "\n" for line in lines)
+    if not env.exists() or env.read_text(encoding="utf-8") != text:
+        fd = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+    if stat.S_IMODE(env.stat().st_mode) & 0o077:
+        env.chmod(0o600)
+        say(".env was readable by other users; it is now mode 0600 (owner only)")
+    return changes
+
+
+def _example_entries(text: str) -> list[tuple[str, str, tuple[str | None, list[str]], set[str]]]:
+    """(key, value, (section line, comment lines above it), marks such as "secret" and "port") per key."""
+    entries, section, comments = [], None, []
+    for line in text.splitlines():
         if ENV_SECTION.match(line):
             section, comments = line, []
         elif line.startswith("#"):
             comments.append(line)
         elif match := ENV_KEY.match(line):
-            key = match.group(1)
-            if key not in present:
-                if section:
-                    block += ["", section]
-                    section = None
-                secret = any(SECRET_MARK.match(comment) for comment in comments)
-                value = new_secret() if secret else line.split("=", 1)[1]
-                block += [*comments, f"{key}={value}"]
-                added.append(key)
+            marks = {m.group(1) for comment in comments if (m := MARK.match(comment))}
+            entries.append((match.group(1), line.split("=", 1)[1], (section, comments), marks))
             comments = []
         elif not line.strip():
             comments = []
-    if added or not env.exists():
-        text = existing if existing else ENV_HEADER
-        if not text.endswith("\n"):
-            text += "\n"
-        text += "".join(line + "\n" for line in block)
-        fd = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-    if env.exists() and stat.S_IMODE(env.stat().st_mode) & 0o077:
-        env.chmod(0o600)
-        say(".env was readable by other users; it is now mode 0600 (owner only)")
-    return added
+    return entries
+
+
+def _retire(lines: list[str], retired_keys: frozenset[str], changes: EnvChanges) -> list[str]:
+    result = []
+    for line in lines:
+        match = ENV_KEY.match(line)
+        if match and match.group(1) in retired_keys:
+            result += [RETIRED_NOTE, f"#{line}"]
+            changes.retired.append(match.group(1))
+        else:
+            result.append(line)
+    return result
+
+
+def _restore(lines: list[str], key: str) -> bool:
+    """Uncomment, in place, the line of `key` that an earlier removal of its service commented out."""
+    for index, line in enumerate(lines[1:], start=1):
+        if lines[index - 1] == RETIRED_NOTE and (match := ENV_KEY.match(line[1:])) and match.group(1) == key:
+            lines[index - 1:index + 1] = [line[1:]]
+            return True
+    return False
+
+
+def _insert(lines: list[str], section: str | None, new: list[str], known: set[str]) -> None:
+    """Put `new` after the last key of .env.example (`known`) in its section of .env, so lines the user added at
+    the end of a section stay last; or at the end of the file, under a new section line."""
+    if section not in lines:
+        lines += ["", section, *new] if section else new
+        return
+    start = lines.index(section)
+    end = next((i for i in range(start + 1, len(lines)) if ENV_SECTION.match(lines[i])), len(lines))
+    after = max((i for i in range(start, end) if (m := ENV_KEY.match(lines[i])) and m.group(1) in known),
+                default=start)
+    lines[after + 1:after + 1] = new
 
 
 # --- 3. validation -----------------------------------------------------------------------------------------
@@ -243,6 +316,8 @@ def _binary_behind_wrapper(path: str) -> str | None:
     interpreter = head[2:].splitlines()[0].strip()
     code = "import compose, os; print(os.path.join(os.path.dirname(compose.__file__), 'docker-compose'))"
     try:
+        from plumbum import local
+
         code_, out, _ = local[interpreter]["-c", code].run(retcode=None, timeout=30)
     except Exception:  # noqa: BLE001 - an unusable interpreter just means no such binary
         return None
@@ -251,6 +326,9 @@ def _binary_behind_wrapper(path: str) -> str | None:
 
 
 def _succeeds(command: list[str], wanted: re.Pattern[str] | None = None) -> bool:
+    from plumbum import local
+    from plumbum.commands.processes import ProcessTimedOut
+
     try:
         code, out, err = local[command[0]][tuple(command[1:])].run(retcode=None, timeout=30)
     except (OSError, ProcessTimedOut):
@@ -263,29 +341,107 @@ def validate_compose(project_dir: Path, compose_file: Path) -> tuple[bool, str] 
     compose = find_compose()
     if compose is None:
         return None
+    from plumbum import local
+
     args = ("--project-directory", str(project_dir), "--file", str(compose_file),
             "--env-file", str(project_dir / ".env"), "config", "--quiet")
     code, out, err = local[compose[0]][(*compose[1:], *args)].run(retcode=None, timeout=120)
     return code == 0, (err or out).strip()
 
 
+# --- what an update left behind ------------------------------------------------------------------------------
+
+CONFLICT_MARKER = re.compile(r"^<<<<<<< ", re.MULTILINE)
+
+
+def conflicted_files(project_dir: Path) -> list[str]:
+    """Fragments and .env.example that still hold the conflict markers of a merge."""
+    candidates = [*sorted(project_dir.glob(FRAGMENTS)), project_dir / ".env.example"]
+    return [path.relative_to(project_dir).as_posix() for path in candidates
+            if path.exists() and CONFLICT_MARKER.search(path.read_text(encoding="utf-8", errors="replace"))]
+
+
+def _services_and_volumes(text: str, project: str) -> tuple[set[str], dict[str, str]]:
+    """Service names, and volume name -> its Docker volume name, of a compose file (empty if unreadable)."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return set(), {}
+    if not isinstance(data, dict):
+        return set(), {}
+    services = data.get("services") if isinstance(data.get("services"), dict) else {}
+    volumes = data.get("volumes") if isinstance(data.get("volumes"), dict) else {}
+    docker_names = {name: (spec or {}).get("name") or f"{data.get('name') or project}_{name}"
+                    for name, spec in volumes.items() if not isinstance(spec, dict) or not spec.get("external")}
+    return set(services), {name: str(value) for name, value in docker_names.items()}
+
+
+def report_left_behind(project_dir: Path, before: str, after: str, project: str, changes: EnvChanges) -> None:
+    """Say what the stack no longer uses but stacks kept: containers, data volumes, .env keys, folders."""
+    old_services, old_volumes = _services_and_volumes(before, project)
+    new_services, new_volumes = _services_and_volumes(after, project)
+    if gone := sorted(old_services - new_services):
+        say(f"{', '.join(gone)} left the stack. Stop their containers with: docker compose up --detach "
+            "--remove-orphans (or make down)")
+    if volumes := sorted(docker for name, docker in old_volumes.items() if name not in new_volumes):
+        say(f"kept the data volume{'s' if len(volumes) > 1 else ''} {', '.join(volumes)}: compose no longer "
+            f"uses {'them' if len(volumes) > 1 else 'it'}, and the data stays until you delete it yourself "
+            f"(docker volume rm {' '.join(volumes)})")
+    if changes.retired:
+        say(f".env: commented out {', '.join(changes.retired)}, whose service left the stack; the values are kept, "
+            "and adding the service back restores them")
+    services = project_dir / "services"
+    for folder in sorted(services.iterdir() if services.is_dir() else []):
+        if folder.is_dir() and not (folder / "compose.yaml").exists():
+            files = sorted(f.relative_to(folder).as_posix() for f in folder.rglob("*") if f.is_file())
+            if files:
+                shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+                say(f"services/{folder.name}/ has no compose.yaml, so it is not part of the stack; its files are "
+                    f"left as they are ({shown}): delete the folder when you no longer need them")
+
+
 # --- main --------------------------------------------------------------------------------------------------
+
+MODES = {
+    "full": "assemble, write .env, validate; fail on an invalid stack (copier copy, make compose, make env)",
+    "render": "inside copier update, before the merge: only write what is missing (its temporary renders)",
+    "after-update": "after copier update merged: like full, and report what the update left behind",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--project", required=True, help="compose project name (the slug)")
+    parser.add_argument("--mode", choices=MODES, default="full",
+                        help="; ".join(f"{mode}: {what}" for mode, what in MODES.items()))
+    parser.add_argument("--retired-keys", default="",
+                        help="comma-separated .env keys of components no longer in the stack: commented out")
     parser.add_argument("--keep-copy-on-failure", default="False",
                         help="True when copier deletes the project if this hook fails")
     args = parser.parse_args(argv)
     project_dir = Path.cwd()
+    if args.mode == "render":
+        return render_missing(project_dir, args.project)
+    if conflicts := conflicted_files(project_dir):
+        say(f"error: the update left merge conflicts in {', '.join(conflicts)}: resolve each <<<<<<< ... >>>>>>> "
+            f"block, then run {REASSEMBLE} (and make env); compose.yaml and .env are unchanged until then")
+        return 0 if args.mode == "after-update" else 1
+    compose_path = project_dir / COMPOSE_FILE
+    before = compose_path.read_text(encoding="utf-8") if compose_path.exists() else ""
     try:
-        compose_file = write_compose(project_dir, assemble_compose(project_dir, args.project))
-        added = write_env(project_dir)
+        assembly = assemble_compose(project_dir, args.project)
+        compose_file = write_compose(project_dir, assembly)
+        changes = write_env(project_dir, frozenset(filter(None, args.retired_keys.split(","))))
     except HookError as error:
         say(f"error: {error}")
-        return 1
-    if added:
-        say(f".env: added {', '.join(added)}")
+        return 0 if args.mode == "after-update" else 1
+    if changes.added:
+        say(f".env: added {', '.join(changes.added)}")
+    if changes.moved:
+        say(f".env: host ports moved to free ones: {', '.join(changes.moved)}")
+    if changes.restored:
+        say(f".env: restored {', '.join(changes.restored)}, kept from when their service left the stack")
+    report_left_behind(project_dir, before, assembly, args.project, changes)
     result = validate_compose(project_dir, compose_file)
     if result is None:
         say("warning: Docker Compose v2 was not found, so the compose file was not validated. The project is "
@@ -297,11 +453,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     say(f"error: docker compose rejects {compose_file.name}:\n{message}\n"
         f"Fix the fragment it points to under services/, then run {REASSEMBLE}.")
+    if args.mode == "after-update":
+        return 0  # the update itself is complete; failing here would only add copier's traceback
     if args.keep_copy_on_failure == "True":
         kept = tempfile.mkdtemp(prefix=f"{args.project}-")
         shutil.copytree(project_dir, kept, dirs_exist_ok=True)
         say(f"copier deletes a project it just created when a step fails; a copy is kept for inspection in {kept}")
     return 1
+
+
+def render_missing(project_dir: Path, project: str) -> int:
+    """During copier update: copier's temporary renders of the old and new template need compose.yaml and .env
+    like any project, so that its comparison of the two keeps both; the project itself is left to the
+    after-update run, which sees the merged fragments."""
+    try:
+        if not (project_dir / COMPOSE_FILE).exists():
+            _write_text(project_dir / COMPOSE_FILE, assemble_compose(project_dir, project))
+        if not (project_dir / ".env").exists():
+            write_env(project_dir)
+    except HookError:
+        pass  # the after-update run reports it, on the merged files
+    return 0
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def test_hostile_answers_come_out_verbatim_in_every_format(hostile: Path) -> Non
 def test_hostile_answers_keep_compose_and_env_intact(hostile: Path) -> None:
     model = compose_config(hostile)
     assert model["name"] == "2-quoted-shop-7-7-home-1-cafe"
-    assert set(read_env(hostile / ".env")) >= {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "NGINX_PORT"}
+    assert set(read_env(hostile / ".env")) >= {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "NGINX_HOST_PORT"}
 
 
 @pytest.mark.parametrize(

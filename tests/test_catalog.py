@@ -74,7 +74,7 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"image": "postgres"}, "pinned to an exact version"),
         ({"category": "databases"}, "is not one of"),
         ({"uses": ["sql-databse"]}, "no component provides 'sql-databse'"),
-        ({"ports": [{"env": "REDIS_PORT", "container": 1, "host": 2, "help": "again"}]}, "is already declared by"),
+        ({"ports": [{"env": "REDIS_HOST_PORT", "container": 1, "host": 2, "help": "again"}]}, "is already declared by"),
     ],
 )
 def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:

@@ -120,8 +120,8 @@ def test_published_datastores_and_offset(tmp_path: Path) -> None:
     assert answers["publish_datastores"] is True
     check_project(project, ["fastapi", "postgres", "redis"], answers)
     env = read_env(project / ".env")
-    assert (env["FASTAPI_PORT"], env["POSTGRES_PORT"], env["REDIS_PORT"]) == ("18000", "15432", "16379")
-    assert '"127.0.0.1:${POSTGRES_PORT:-15432}:5432"' in (project / "compose.yaml").read_text()
+    assert (env["FASTAPI_HOST_PORT"], env["POSTGRES_HOST_PORT"], env["REDIS_HOST_PORT"]) == ("18000", "15432", "16379")
+    assert '"127.0.0.1:${POSTGRES_HOST_PORT:-15432}:5432"' in (project / "compose.yaml").read_text()
 
 
 def test_same_answers_give_byte_identical_files(tmp_path: Path) -> None:

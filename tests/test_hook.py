@@ -177,3 +177,40 @@ def test_compose_failure_exits_non_zero_with_compose_message_and_keeps_a_copy(tm
         assert (kept / "services" / "broken" / "compose.yaml").exists() and (kept / "compose.yaml").exists()
     finally:
         shutil.rmtree(kept)
+
+
+def test_inside_an_update_the_tasks_only_write_what_is_missing(project: Path) -> None:
+    """--mode=render: copier's temporary renders need compose.yaml and .env; the project waits for the merge."""
+    fragment = project / "services" / "postgres" / "compose.yaml"
+    fragment.write_text(fragment.read_text().replace("retries: 10", "retries: 42"))
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    assert run_hook(project, "--mode=render").returncode == 0
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+    (project / "compose.yaml").unlink()
+    (project / ".env").unlink()
+    assert run_hook(project, "--mode=render").returncode == 0
+    assert "retries: 42" in (project / "compose.yaml").read_text() and "POSTGRES_PASSWORD=" in (project / ".env").read_text()
+
+
+def test_merge_conflicts_in_a_fragment_are_named_and_nothing_is_assembled(project: Path) -> None:
+    fragment = project / "services" / "redis" / "compose.yaml"
+    fragment.write_text(fragment.read_text() + "<<<<<<< before updating\n=======\n>>>>>>> after updating\n")
+    before = (project / "compose.yaml").read_bytes()
+    result = run_hook(project)
+    assert result.returncode == 1 and (project / "compose.yaml").read_bytes() == before
+    assert "merge conflicts in services/redis/compose.yaml" in result.stderr and "make compose" in result.stderr
+
+
+def test_retired_keys_are_commented_with_their_values_and_restored_when_they_return(project: Path) -> None:
+    env, example = project / ".env", project / ".env.example"
+    password, listed = read_env(env)["REDIS_PASSWORD"], example.read_text()
+    example.write_text(listed.split("\n# --- redis")[0] + "\n")  # as after copier update -d cache=none
+    result = run_hook(project, "--retired-keys=REDIS_PASSWORD,NOT_THERE")
+    assert f"\n# stacks: its service left the stack; kept, commented out, so that adding the service back restores " \
+           f"it\n#REDIS_PASSWORD={password}\n" in env.read_text()
+    assert ".env: commented out REDIS_PASSWORD" in result.stderr
+    assert read_env(env).get("REDIS_PASSWORD") is None and ".env: added" not in run_hook(project).stderr
+    example.write_text(listed)  # redis is back: so is its password
+    result = run_hook(project)
+    assert read_env(env)["REDIS_PASSWORD"] == password and "#REDIS_PASSWORD" not in env.read_text()
+    assert "stacks:" not in env.read_text() and "restored REDIS_PASSWORD" in result.stderr

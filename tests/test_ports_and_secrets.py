@@ -12,7 +12,7 @@ from extensions.credentials import SECRET_ALPHABET, SECRET_BITS, new_secret
 from extensions.ports import allocate_ports
 from extensions.stack import Stack
 
-CONVENTIONAL = {"FASTAPI_PORT": 8000, "REACT_PORT": 5173, "NGINX_PORT": 80, "POSTGRES_PORT": 5432, "REDIS_PORT": 6379}
+CONVENTIONAL = {"FASTAPI_HOST_PORT": 8000, "REACT_HOST_PORT": 5173, "NGINX_HOST_PORT": 80, "POSTGRES_HOST_PORT": 5432, "REDIS_HOST_PORT": 6379}
 
 
 def ports_of(names: list[str], **answers) -> dict[str, int]:
