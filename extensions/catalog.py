@@ -253,7 +253,7 @@ def _runtime(path: Path, spec: Any) -> Runtime:
         raise CatalogError(f"{path}: runtime.exceptions maps a rule ({', '.join(POSTURE_RULES)}) to a one-line "
                            "reason why the service cannot meet it, e.g. {read_only: the image writes its config at start}")
     user = r["user"]
-    if user is not None and (not NUMERIC_USER.match(str(user)) or str(user).split(":")[0] == "0"):
+    if user is not None and (not NUMERIC_USER.match(str(user)) or int(str(user).split(":")[0]) == 0):
         raise CatalogError(f"{path}: runtime.user '{user}' must be a numeric uid:gid other than root, e.g. \"70:70\" "
                            "(a name may not exist in the image); a service that must run as root needs "
                            "runtime.exceptions.non_root instead")

@@ -345,6 +345,7 @@ def _catalog_with(tmp_path: Path, runtime: dict[str, Any]) -> Path:
     [
         ({"read_only": False}, "say why under runtime.exceptions.read_only"),
         ({"user": "0:0"}, "needs runtime.exceptions.non_root instead"),
+        ({"user": "00"}, "needs runtime.exceptions.non_root instead"),
         ({"user": "postgres"}, "must be a numeric uid:gid"),
         ({"cap_add": ["CHOWN"]}, "maps each capability the service needs"),
         ({"cap_add": {"CHOWN": ""}}, "maps each capability the service needs"),
