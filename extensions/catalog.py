@@ -29,10 +29,29 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
-    "ports", "env", "provides", "requires", "uses", "routes",
+    "ports", "env", "provides", "requires", "uses", "routes", "runtime",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords"}
+
+# The runtime posture of every service, unless its component.yml says otherwise under `runtime:`. Every
+# service also gets no-new-privileges, cap_drop ALL and rotated json-file logs (see Stack.runtime_yaml).
+RUNTIME_DEFAULTS: dict[str, Any] = {
+    "user": None,          # "uid:gid" when the image starts as root; None keeps the image's own USER
+    "read_only": True,
+    "tmpfs": ["/tmp"],
+    "cap_add": {},         # capability -> why the service needs it
+    "memory": "256m",
+    "cpus": 0.5,
+    "restart": "unless-stopped",
+    "exceptions": {},      # posture rule -> why this service cannot meet it
+}
+# Rules a component may be excused from, with a reason that the fragment shows and tests/test_posture.py reads.
+POSTURE_RULES = ("read_only", "non_root", "healthcheck")
+RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
+NUMERIC_USER = re.compile(r"^[0-9]+(?::[0-9]+)?$")
+MEMORY = re.compile(r"^[1-9][0-9]*[kmg]$")
+CAPABILITY = re.compile(r"^[A-Z][A-Z_]*$")
 
 
 class CatalogError(ValueError):
@@ -53,6 +72,18 @@ class Variable:
     help: str
     value: str = ""
     secret: bool = False
+
+
+@dataclass(frozen=True)
+class Runtime:
+    user: str | None
+    read_only: bool
+    tmpfs: tuple[str, ...]
+    cap_add: dict[str, str]
+    memory: str
+    cpus: float
+    restart: str
+    exceptions: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -80,6 +111,7 @@ class Component:
     requires: tuple[tuple[str, ...], ...] = ()
     uses: tuple[str, ...] = ()
     routes: tuple[str, ...] = ()
+    runtime: Runtime = field(default_factory=lambda: _runtime(Path(COMPONENT_FILE), {}))
 
     @property
     def wants(self) -> tuple[str, ...]:
@@ -175,6 +207,7 @@ def _load_component(folder: Path, categories: dict[str, Category]) -> Component:
         requires=tuple(tuple(g) if isinstance(g, list) else (g,) for g in spec.get("requires") or []),
         uses=tuple(spec.get("uses") or []),
         routes=tuple(spec.get("routes") or []),
+        runtime=_runtime(path, spec.get("runtime") or {}),
     )
 
 
@@ -200,6 +233,60 @@ def _variable(path: Path, name: str, spec: Any) -> Variable:
     if any(ch in value for ch in "\n\r#'\"$`\\"):
         raise CatalogError(f"{path}: the value of '{name}' must be plain text without quotes, #, $, backslash or newlines")
     return Variable(name=name, help=str(spec["help"]), value=value, secret=bool(spec.get("secret", False)))
+
+
+def _one_line(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and not any(ch in value for ch in "\n\r")
+
+
+def _runtime(path: Path, spec: Any) -> Runtime:
+    """The component's runtime posture: the defaults, with what its `runtime:` section sets instead."""
+    if not isinstance(spec, dict):
+        raise CatalogError(f"{path}: 'runtime' must be a mapping, e.g. runtime: {{memory: 512m}}")
+    unknown = set(spec) - set(RUNTIME_DEFAULTS)
+    if unknown:
+        raise CatalogError(f"{path}: unknown runtime keys {sorted(unknown)}; allowed: {sorted(RUNTIME_DEFAULTS)}")
+    r = {**RUNTIME_DEFAULTS, **spec}
+    exceptions = r["exceptions"]
+    if not isinstance(exceptions, dict) or set(exceptions) - set(POSTURE_RULES) \
+            or not all(_one_line(reason) for reason in exceptions.values()):
+        raise CatalogError(f"{path}: runtime.exceptions maps a rule ({', '.join(POSTURE_RULES)}) to a one-line "
+                           "reason why the service cannot meet it, e.g. {read_only: the image writes its config at start}")
+    user = r["user"]
+    if user is not None and (not NUMERIC_USER.match(str(user)) or int(str(user).split(":")[0]) == 0):
+        raise CatalogError(f"{path}: runtime.user '{user}' must be a numeric uid:gid other than root, e.g. \"70:70\" "
+                           "(a name may not exist in the image); a service that must run as root needs "
+                           "runtime.exceptions.non_root instead")
+    if not isinstance(r["read_only"], bool):
+        raise CatalogError(f"{path}: runtime.read_only must be true or false")
+    if not r["read_only"] and "read_only" not in exceptions:
+        raise CatalogError(f"{path}: runtime.read_only is false: say why under runtime.exceptions.read_only, or "
+                           "keep it true and list the paths the service writes under runtime.tmpfs")
+    tmpfs = r["tmpfs"]
+    if not isinstance(tmpfs, list) or not all(isinstance(t, str) and re.match(r"^/[\w./-]*$", t) for t in tmpfs):
+        raise CatalogError(f"{path}: runtime.tmpfs must be a list of absolute paths, e.g. [/tmp, /var/run/postgresql]")
+    cap_add = r["cap_add"]
+    if not isinstance(cap_add, dict) or not all(isinstance(c, str) and CAPABILITY.match(c) and c != "ALL"
+                                                and not c.startswith("CAP_") for c in cap_add) \
+            or not all(_one_line(reason) for reason in cap_add.values()):
+        raise CatalogError(f"{path}: runtime.cap_add maps each capability the service needs (every other one is "
+                           "dropped) to a one-line reason, e.g. {NET_BIND_SERVICE: listens on port 80}")
+    if not MEMORY.match(str(r["memory"])):
+        raise CatalogError(f"{path}: runtime.memory '{r['memory']}' must be a size with a unit, e.g. 256m or 1g")
+    if isinstance(r["cpus"], bool) or not isinstance(r["cpus"], (int, float)) or not 0 < r["cpus"] <= 64:
+        raise CatalogError(f"{path}: runtime.cpus must be a number of CPUs above 0, e.g. 0.5")
+    if r["restart"] not in RESTART_POLICIES:
+        raise CatalogError(f"{path}: runtime.restart must be one of {', '.join(RESTART_POLICIES)}")
+    return Runtime(
+        user=None if user is None else str(user),
+        read_only=r["read_only"],
+        tmpfs=tuple(tmpfs),
+        cap_add=dict(cap_add),
+        memory=str(r["memory"]),
+        cpus=float(r["cpus"]),
+        restart=r["restart"],
+        exceptions=dict(exceptions),
+    )
 
 
 def _check_catalog(catalog: Catalog, directory: Path) -> None:

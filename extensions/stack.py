@@ -17,6 +17,8 @@ from .catalog import NONE, VARIABLE_REFERENCE, Catalog, Component, Port, Variabl
 from .ports import HIGHEST_PORT, allocate_ports
 
 MISSING_SECRET = "{name} is not set. Run make env, or set it in .env"
+# Rotated logs: json-file, Docker's default driver, keeps every line forever unless told otherwise.
+LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,26 @@ class Stack:
             for port, _, address in self.published(name)
         )
         return "\n    ports:" + lines
+
+    def runtime_yaml(self, name: str) -> str:
+        """The service's runtime posture from its component.yml (see catalog.RUNTIME_DEFAULTS): a non-root user,
+        a read-only root filesystem, no privilege gain, only the capabilities it needs, limits, restarts, logs."""
+        runtime = self.component(name).runtime
+        lines = [f"# Posture exception ({rule}): {reason}" for rule, reason in runtime.exceptions.items()]
+        if runtime.user:
+            lines.append(f'user: "{runtime.user}"')
+        lines.append(f"read_only: {str(runtime.read_only).lower()}")
+        if runtime.tmpfs:
+            lines += ["tmpfs:", *(f"  - {path}" for path in runtime.tmpfs)]
+        lines += ["security_opt:", "  - no-new-privileges:true", "cap_drop:", "  - ALL"]
+        if runtime.cap_add:
+            lines += ["cap_add:", *(f"  - {cap}  # {reason}" for cap, reason in runtime.cap_add.items())]
+        lines += ["deploy:", "  resources:", "    limits:", f"      cpus: {runtime.cpus:g}",
+                  f"      memory: {runtime.memory}"]
+        restart = '"no"' if runtime.restart == "no" else runtime.restart  # a bare no is YAML's false
+        lines += [f"restart: {restart}", "logging:", "  driver: json-file", "  options:",
+                  *(f'    {key}: "{value}"' for key, value in LOG_OPTIONS.items())]
+        return "".join(f"\n    {line}" for line in lines)
 
     # --- template files -----------------------------------------------------------------------------------
 

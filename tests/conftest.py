@@ -23,3 +23,22 @@ def real_compose(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         os.environ[key] = value
         local.env[key] = value
     return env
+
+
+# compose-lint's medium findings per generated stack (test_posture.py records them), shown after every run:
+# they are allowed, so only this summary makes a change in their number visible.
+COMPOSE_LINT_MEDIUM: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Runs where the report arrives, in the controller too under xdist, with the worker's user_properties."""
+    for key, value in report.user_properties:
+        if key == "compose_lint_medium":
+            COMPOSE_LINT_MEDIUM[report.nodeid.rsplit("[", 1)[-1].rstrip("]")] = value
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if COMPOSE_LINT_MEDIUM:
+        terminalreporter.write_sep("-", "compose-lint medium findings per stack")
+        for stack, summary in sorted(COMPOSE_LINT_MEDIUM.items()):
+            terminalreporter.write_line(f"{stack}: {summary}")

