@@ -127,6 +127,7 @@ def test_update_from_the_first_release_keeps_every_value_and_edit(releases: Path
     assert after["MY_FEATURE_FLAG"] == "on" and not {k for k in after if k.endswith("_PORT") and "HOST" not in k}
     assert env_mode(project) == 0o600
     assert "renamed in .env" in result.stderr and "NGINX_PORT -> NGINX_HOST_PORT" in result.stderr
+    assert "--entrypoint chown redis -R 999:1000 /data" in result.stderr  # its data volume was written as root
     assert "Our team runs this on the demo box." in readme.read_text()
     assert (project / "services/fastapi/app/billing.py").read_text().endswith('CURRENCY = "EUR"\n')
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "0.2.0"
