@@ -223,7 +223,7 @@ def test_hand_edited_compose_survives_an_update_and_the_assembly_goes_beside_it(
     compose.write_text(edited)
     commit_all(project, "hand edit")
 
-    result = copier("update", "--trust", "--defaults", cwd=project)
+    result = copier("update", "--trust", "--defaults", "--vcs-ref=0.2.1", cwd=project)
 
     assert_merged_cleanly(project)
     assert compose.read_text() == edited
