@@ -106,6 +106,7 @@ def test_make_test_runs_every_service_test_suite(project: Path) -> None:
         section = backend_section(result.stdout, backend)
         assert "alembic upgrade head" in section and "Running upgrade  -> " in result.stderr  # alembic logs there
         check_backend_tests(section, project / f"services/{backend}/tests", wired)
+        assert "PASSED tests/test_health.py::test_database_and_cache_up" in section
 
         # the migrations built the table and recorded their head, in the database the tests were given
         revisions = [re.search(r'^revision: str = "(\w+)"$', p.read_text(), re.MULTILINE).group(1)
@@ -140,7 +141,10 @@ def test_backend_runs_with_less(backend: str, capabilities: tuple[str, ...], tmp
     for path in ("alembic.ini", "migrations", "entrypoint.sh", "app/database.py", "app/models.py"):
         assert (folder / path).exists() == has_database, path
     assert (folder / "app/cache.py").exists() == ("cache" in capabilities)
-    assert ("ENTRYPOINT" in (folder / "Dockerfile").read_text()) == has_database
+    # the container applies the migrations before the server starts, which then replaces the shell
+    assert ('ENTRYPOINT ["/app/entrypoint.sh"]' in (folder / "Dockerfile").read_text()) == has_database
+    if has_database:
+        assert (folder / "entrypoint.sh").read_text().endswith('alembic upgrade head\nexec "$@"\n')
 
     with contextlib.ExitStack() as stack:
         servers = {}

@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-01-01
 """
 
 from collections.abc import Sequence
