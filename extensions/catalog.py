@@ -29,7 +29,7 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
-    "ports", "env", "provides", "requires", "uses", "routes", "runtime",
+    "ports", "env", "provides", "requires", "uses", "routes", "runtime", "ci",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords"}
@@ -52,6 +52,14 @@ RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 NUMERIC_USER = re.compile(r"^[0-9]+(?::[0-9]+)?$")
 MEMORY = re.compile(r"^[1-9][0-9]*[kmg]$")
 CAPABILITY = re.compile(r"^[A-Z][A-Z_]*$")
+
+
+# The generated GitHub Actions workflow, as data: a component with tests names its toolchain (the setup action;
+# the version comes from build_image's tag) and the make targets of its folder; a datastore describes the
+# throwaway server that the CI job of each component wired to it gets, and the TEST_* variables pointing there.
+CI_TOOLCHAINS = ("python", "node")
+CI_KEYS = {"toolchain", "targets", "service"}
+CI_SERVICE_KEYS = {"env", "port", "health", "test_env"}
 
 
 class CatalogError(ValueError):
@@ -112,6 +120,7 @@ class Component:
     uses: tuple[str, ...] = ()
     routes: tuple[str, ...] = ()
     runtime: Runtime = field(default_factory=lambda: _runtime(Path(COMPONENT_FILE), {}))
+    ci: dict[str, Any] = field(default_factory=dict)
 
     @property
     def wants(self) -> tuple[str, ...]:
@@ -208,7 +217,29 @@ def _load_component(folder: Path, categories: dict[str, Category]) -> Component:
         uses=tuple(spec.get("uses") or []),
         routes=tuple(spec.get("routes") or []),
         runtime=_runtime(path, spec.get("runtime") or {}),
+        ci=_ci(path, spec.get("ci") or {}, spec.get("build_image")),
     )
+
+
+def _ci(path: Path, spec: Any, build_image: str | None) -> dict[str, Any]:
+    example = "e.g. ci: {toolchain: python, targets: [test]}"
+    if not isinstance(spec, dict) or set(spec) - CI_KEYS:
+        raise CatalogError(f"{path}: ci may only hold {', '.join(sorted(CI_KEYS))} ({example})")
+    if "toolchain" in spec or "targets" in spec:
+        if spec.get("toolchain") not in CI_TOOLCHAINS or not build_image:
+            raise CatalogError(f"{path}: ci.toolchain must be one of {', '.join(CI_TOOLCHAINS)}, and the component "
+                               "needs a build_image, whose tag gives the toolchain's version")
+        targets = spec.get("targets")
+        if not isinstance(targets, list) or not targets or not all(isinstance(t, str) and t for t in targets):
+            raise CatalogError(f"{path}: ci.targets must list the make targets of the component's Makefile that CI "
+                               f"runs ({example})")
+    service = spec.get("service")
+    if service is not None:
+        if (not isinstance(service, dict) or set(service) - CI_SERVICE_KEYS
+                or not {"port", "health", "test_env"} <= set(service) or not isinstance(service["test_env"], dict)):
+            raise CatalogError(f"{path}: ci.service needs port, health (a command in the image) and test_env (the "
+                               "TEST_* variables pointing at it), and may have env")
+    return dict(spec)
 
 
 def _port(path: Path, spec: Any) -> Port:

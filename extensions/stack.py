@@ -88,6 +88,11 @@ class Stack:
             if provider.name != name
         ]
 
+    def ci_servers(self, name: str) -> list[Component]:
+        """The components wired to `name` that give its CI job a throwaway server (ci.service)."""
+        wired = dict.fromkeys(edge.provider for edge in self.wiring(name))
+        return [self.component(p) for p in wired if self.component(p).ci.get("service")]
+
     def consumes(self, name: str, capability: str) -> bool:
         return self.has(name) and any(edge.capability == capability for edge in self.wiring(name))
 

@@ -75,6 +75,10 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"category": "databases"}, "is not one of"),
         ({"uses": ["sql-databse"]}, "no component provides 'sql-databse'"),
         ({"ports": [{"env": "REDIS_HOST_PORT", "container": 1, "host": 2, "help": "again"}]}, "is already declared by"),
+        ({"ports": [{"env": "PG_PORT", "container": 1, "host": 2, "help": "old name"}]}, "end in _HOST_PORT"),
+        ({"ci": {"toolchain": "python", "targets": ["test"]}}, "needs a build_image"),
+        ({"ci": {"service": {"port": 5432}}}, "ci.service needs port, health"),
+        ({"ci": {"job": "x"}}, "ci may only hold"),
     ],
 )
 def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:
