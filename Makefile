@@ -1,9 +1,9 @@
-# The two commands of README.md for a fresh machine: `make demo` and `make test`.
+# The two commands of README.md for a fresh machine: `make demo` and `make test`; and `make run-stack`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV)/bin)
 
-.PHONY: demo test benchmark
+.PHONY: demo test prerequisites run-stack benchmark
 
 $(VENV)/installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,18 @@ demo: $(VENV)/installed
 	@if [ -e demo ]; then echo "demo/ exists already: remove it (rm -rf demo) to generate it again"; exit 1; fi
 	PATH="$(BIN):$$PATH" $(BIN)/copier copy --trust --defaults --vcs-ref=HEAD . demo
 
-test: $(VENV)/installed
-	PATH="$(BIN):$$PATH" $(BIN)/pytest -n 2
+# nginx, and what the engine harness needs where no Docker engine answers (installed with apt when root).
+prerequisites:
+	@tests/prerequisites.sh
+
+# The engine tests run in one worker (--dist loadgroup), first, while the other runs the rest.
+test: $(VENV)/installed prerequisites
+	PATH="$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadgroup
+
+# Generates the stack of an answers file and runs it in a container engine (see README.md, "Running a stack").
+run-stack: $(VENV)/installed prerequisites
+	@test -n "$(ANSWERS)" || { echo "usage: make run-stack ANSWERS=<answers.yml> (a YAML file as for copier's --data-file)" >&2; exit 2; }
+	cd tests && PATH="$(BIN):$$PATH" $(BIN)/python -m engine.run_stack --answers "$(abspath $(ANSWERS))" $(if $(KEEP),--keep "$(abspath $(KEEP))")
 
 benchmark: $(VENV)/installed
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/copy_speed.py

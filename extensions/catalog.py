@@ -30,6 +30,7 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
     "ports", "env", "provides", "requires", "uses", "routes", "runtime", "ci",
+    "round_trips", "health_checks", "verified",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords"}
@@ -61,6 +62,18 @@ CI_TOOLCHAINS = ("python", "node")
 CI_KEYS = {"toolchain", "targets", "service"}
 CI_SERVICE_KEYS = {"env", "port", "health", "test_env"}
 
+# What proves in a container engine that a component works (tests/engine/ runs them): round trips, each a list of
+# steps that write and then read, through the reverse proxy where one routes the component. A `read` runs again
+# after the stack is taken down and up, so data and passwords must survive. A step is an HTTP request to the
+# component ("GET /items/{item}") or a command in its container (exec: [argv]); {token} is unique to each run,
+# and `keep` saves fields of a JSON answer under names that later steps use the same way.
+ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
+STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep"}
+REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
+# How a component was shown to run (the README's catalog table says it): in the engine harness with the real
+# images, with the stand-ins of tests/engine/standins/, or only natively (its own tests, no container).
+VERIFIED = ("real-image", "stand-in", "native-only")
+
 
 class CatalogError(ValueError):
     """A catalog file is wrong; the message names the file and the fix."""
@@ -72,6 +85,7 @@ class Port:
     container: int
     host: tuple[int, ...]
     help: str
+    http: str | None = None  # the path that answers 200 when the service on this port works (make smoke)
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,14 @@ class Component:
     routes: tuple[str, ...] = ()
     runtime: Runtime = field(default_factory=lambda: _runtime(Path(COMPONENT_FILE), {}))
     ci: dict[str, Any] = field(default_factory=dict)
+    round_trips: tuple[dict[str, Any], ...] = ()
+    health_checks: dict[str, str] = field(default_factory=dict)  # capability -> its name in the health answer
+    verified: str = "native-only"
+
+    @property
+    def http_port(self) -> Port | None:
+        """The port whose HTTP service the component's requests, its smoke check and a proxy's health use."""
+        return next((port for port in self.ports if port.http), None)
 
     @property
     def wants(self) -> tuple[str, ...]:
@@ -218,7 +240,61 @@ def _load_component(folder: Path, categories: dict[str, Category]) -> Component:
         routes=tuple(spec.get("routes") or []),
         runtime=_runtime(path, spec.get("runtime") or {}),
         ci=_ci(path, spec.get("ci") or {}, spec.get("build_image")),
+        round_trips=tuple(_round_trip(path, r) for r in spec.get("round_trips") or []),
+        health_checks=_health_checks(path, spec.get("health_checks") or {}),
+        verified=_verified(path, spec.get("verified", "native-only")),
     )
+
+
+def _round_trip(path: Path, spec: Any) -> dict[str, Any]:
+    example = ("e.g. {name: an item is read back, write: [{request: POST /items, json: {name: \"{token}\"}, "
+               "status: 201, keep: {item: id}}], read: [{request: \"GET /items/{item}\", expect: {name: \"{token}\"}}]}")
+    if not isinstance(spec, dict) or set(spec) - ROUND_TRIP_KEYS or not _one_line(spec.get("name")) \
+            or not spec.get("read"):
+        raise CatalogError(f"{path}: each round trip needs a name and read steps, and may have write steps and "
+                           f"when (a capability the component must be wired to); {example}")
+    for phase in ("write", "read"):
+        steps = spec.get(phase) or []
+        if not isinstance(steps, list):
+            raise CatalogError(f"{path}: round trip '{spec['name']}': {phase} must be a list of steps; {example}")
+        for step in steps:
+            _step(path, spec["name"], step)
+    return dict(spec)
+
+
+def _step(path: Path, name: str, step: Any) -> None:
+    where = f"{path}: round trip '{name}'"
+    if not isinstance(step, dict) or set(step) - STEP_KEYS or len({"request", "exec"} & set(step)) != 1:
+        raise CatalogError(f"{where}: a step is either request: \"METHOD /path\" or exec: [command, args], with "
+                           f"any of {', '.join(sorted(STEP_KEYS - {'request', 'exec'}))}")
+    if "request" in step and not REQUEST.match(str(step["request"])):
+        raise CatalogError(f"{where}: request '{step['request']}' must be a method and a path, e.g. GET /health")
+    if "exec" in step and (not isinstance(step["exec"], list) or not step["exec"]
+                           or not all(isinstance(a, str) for a in step["exec"])):
+        raise CatalogError(f"{where}: exec must be a command as a list of strings, e.g. [redis-cli, ping]")
+    if "exec" in step and set(step) & {"json", "status", "expect", "keep"}:
+        raise CatalogError(f"{where}: an exec step checks its output with contains only")
+    if "status" in step and not (isinstance(step["status"], int) and 100 <= step["status"] < 600):
+        raise CatalogError(f"{where}: status must be an HTTP status code, e.g. 201")
+    if "expect" in step and not isinstance(step["expect"], dict):
+        raise CatalogError(f"{where}: expect must be a mapping that the JSON answer contains, e.g. {{status: ok}}")
+    if "keep" in step and not (isinstance(step["keep"], dict) and all(
+            re.match(r"^[a-z][a-z_]*$", str(k)) and isinstance(v, str) for k, v in step["keep"].items())):
+        raise CatalogError(f"{where}: keep maps a lowercase name to a field of the JSON answer, e.g. {{item: id}}")
+
+
+def _health_checks(path: Path, spec: Any) -> dict[str, str]:
+    if not isinstance(spec, dict) or not all(_one_line(v) for v in spec.values()):
+        raise CatalogError(f"{path}: health_checks maps each capability the component reports on in its health "
+                           "answer to the name it reports it under, e.g. {sql-database: database}")
+    return {str(k): str(v) for k, v in spec.items()}
+
+
+def _verified(path: Path, value: Any) -> str:
+    if value not in VERIFIED:
+        raise CatalogError(f"{path}: verified must be one of {', '.join(VERIFIED)}: how the component was shown to "
+                           "run (see tests/engine/)")
+    return str(value)
 
 
 def _ci(path: Path, spec: Any, build_image: str | None) -> dict[str, Any]:
@@ -245,9 +321,13 @@ def _ci(path: Path, spec: Any, build_image: str | None) -> dict[str, Any]:
 def _port(path: Path, spec: Any) -> Port:
     try:
         host = spec["host"] if isinstance(spec["host"], list) else [spec["host"]]
-        port = Port(env=spec["env"], container=int(spec["container"]), host=tuple(int(h) for h in host), help=str(spec["help"]))
+        port = Port(env=spec["env"], container=int(spec["container"]), host=tuple(int(h) for h in host),
+                    help=str(spec["help"]), http=spec.get("http"))
     except (KeyError, TypeError, ValueError):
         raise CatalogError(f"{path}: each port needs env, container, host (preferred host ports) and help") from None
+    if port.http is not None and not (isinstance(port.http, str) and re.match(r"^/\S*$", port.http)):
+        raise CatalogError(f"{path}: port {port.env}: http is the path that answers 200 when the service works, "
+                           "e.g. /health")
     if not VARIABLE_NAME.match(port.env) or not port.env.endswith("_HOST_PORT"):
         raise CatalogError(f"{path}: port variable '{port.env}' must be UPPER_CASE and end in _HOST_PORT (it names a port on the host)")
     if not port.host or not all(0 < h < 65536 for h in (*port.host, port.container)):
@@ -337,6 +417,14 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
         for capability in component.wants:
             if not catalog.providers(capability):
                 raise CatalogError(f"{path}: no component provides '{capability}'; fix the name or add a component that provides it")
+        for capability in [*(r["when"] for r in component.round_trips if "when" in r), *component.health_checks]:
+            if capability not in component.wants:
+                raise CatalogError(f"{path}: '{capability}' is not among what the component is wired to "
+                                   f"({', '.join(component.wants) or 'nothing'}); add it under uses, or fix the name")
+        if any("request" in step for r in component.round_trips for step in [*r.get("write", []), *r["read"]]) \
+                and not component.http_port:
+            raise CatalogError(f"{path}: its round trips send requests, so one of its ports needs http: the path that "
+                               "answers when it works (e.g. http: /health)")
     for category in catalog.categories.values():
         names = [c.name for c in catalog.in_category(category.name)]
         if category.default not in (*names, NONE):

@@ -33,6 +33,7 @@ class Route:
     service: str
     port: int
     capability: str
+    health: str | None = None  # the path below `path` that answers when the service works (its port's http)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,16 @@ class Stack:
         return allocate_ports(self.ports_claimed, self.offset)
 
     def is_published(self, component: Component) -> bool:
-        return not component.datastore or self.publish_datastores
+        """Datastores only when asked; a service a proxy routes never: the proxy is the one entry point, where the
+        frontend finds the API under its path (on a port of its own, the page would ask itself for the API)."""
+        if component.datastore:
+            return self.publish_datastores
+        return not self.routed_by(component.name)
+
+    def routed_by(self, name: str) -> list[Component]:
+        """The proxies of the stack that route a capability `name` provides."""
+        provided = self.component(name).provides
+        return [c for c in self.components if c.name != name and any(cap in provided for cap in c.routes)]
 
     def published(self, name: str) -> list[tuple[Port, int, str]]:
         """(port, host port, host address) of each port of `name` that the host can reach."""
@@ -151,8 +161,16 @@ class Stack:
                 result.setdefault(key, VARIABLE_REFERENCE.sub(lambda m: self.var(m.group(1)), str(value)))
         return result
 
-    def depends_on(self, name: str) -> list[str]:
-        return list(dict.fromkeys(edge.provider for edge in self.wiring(name)))
+    def depends_on(self, name: str) -> dict[str, str]:
+        """Each service `name` waits for, with compose's condition: healthy for what it uses (the backend migrates
+        its database at start); started for what a proxy routes to, since it looks the address up per request."""
+        routed = self.component(name).routes
+        conditions: dict[str, str] = {}
+        for edge in self.wiring(name):
+            condition = "service_started" if edge.capability in routed else "service_healthy"
+            if conditions.get(edge.provider) != "service_healthy":
+                conditions[edge.provider] = condition
+        return conditions
 
     def env_sections(self) -> list[tuple[Component, list[tuple[str, str, str, str]]]]:
         """For .env.example: per component, (name, help, value, mark) of every variable it reads; the mark is
@@ -180,11 +198,34 @@ class Stack:
     def routes(self, name: str) -> list[Route]:
         """What the reverse proxy `name` serves, longest path first so "/" is the fallback."""
         routes = [
-            Route(str(p.provides[cap]["path"]), p.name, int(p.provides[cap]["port"]), cap)
+            Route(str(p.provides[cap]["path"]), p.name, int(p.provides[cap]["port"]), cap,
+                  next((port.http for port in p.ports if port.container == int(p.provides[cap]["port"])), None))
             for cap in self.component(name).routes
             for p in self.providers(cap)
         ]
         return sorted(routes, key=lambda r: (-len(r.path), r.path))
+
+    def http_endpoint(self, name: str) -> tuple[str, str] | None:
+        """(host port variable, path prefix) under which the host reaches the HTTP service of `name`: through the
+        proxy that routes it, or its own published port; None if the host cannot reach it."""
+        for proxy in self.routed_by(name):
+            for route in self.routes(proxy.name):
+                if route.service == name and proxy.http_port and self.published(proxy.name):
+                    return proxy.http_port.env, route.path.rstrip("/")
+        port = self.component(name).http_port
+        if port and any(p.env == port.env for p, _, _ in self.published(name)):
+            return port.env, ""
+        return None
+
+    def smoke_endpoints(self) -> list[tuple[str, str, str]]:
+        """(service, host port variable, path) of each HTTP service the host reaches: what `make smoke` asks."""
+        endpoints = []
+        for component in self.components:
+            endpoint = self.http_endpoint(component.name)
+            if endpoint and component.http_port:
+                env, prefix = endpoint
+                endpoints.append((component.name, env, prefix + component.http_port.http))
+        return endpoints
 
     def public_path(self, capability: str) -> str | None:
         """The path under which a reverse proxy of the stack serves `capability`, if one does."""
@@ -202,7 +243,7 @@ class Stack:
         services = self.depends_on(name)
         if not services:
             return ""
-        lines = "".join(f"\n      {service}:\n        condition: service_healthy" for service in services)
+        lines = "".join(f"\n      {service}:\n        condition: {condition}" for service, condition in services.items())
         return "\n    depends_on:" + lines
 
     def ports_yaml(self, name: str) -> str:
@@ -226,7 +267,9 @@ class Stack:
             lines.append(f'user: "{runtime.user}"')
         lines.append(f"read_only: {str(runtime.read_only).lower()}")
         if runtime.tmpfs:
-            lines += ["tmpfs:", *(f"  - {path}" for path in runtime.tmpfs)]
+            # Owned by the service's user, which may then set its own modes there (a root-owned mount refuses).
+            owner = ":uid={},gid={}".format(*runtime.user.split(":")) if runtime.user and ":" in runtime.user else ""
+            lines += ["tmpfs:", *(f"  - {path}{owner}" for path in runtime.tmpfs)]
         lines += ["security_opt:", "  - no-new-privileges:true", "cap_drop:", "  - ALL"]
         if runtime.cap_add:
             lines += ["cap_add:", *(f"  - {cap}  # {reason}" for cap, reason in runtime.cap_add.items())]

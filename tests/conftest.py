@@ -25,20 +25,31 @@ def real_compose(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
-# compose-lint's medium findings per generated stack (test_posture.py records them), shown after every run:
-# they are allowed, so only this summary makes a change in their number visible.
-COMPOSE_LINT_MEDIUM: dict[str, str] = {}
+# Numbers worth seeing after every run, recorded by tests with record_property: compose-lint's medium findings per
+# generated stack (test_posture.py: they are allowed, so only this summary makes a change in their number
+# visible), and the engine harness's times (test_engine.py).
+SUMMARIES = {"compose_lint_medium": "compose-lint medium findings per stack", "engine_times": "engine harness times"}
+RECORDED: dict[str, dict[str, list[str]]] = {key: {} for key in SUMMARIES}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Runs where the report arrives, in the controller too under xdist, with the worker's user_properties."""
     for key, value in report.user_properties:
-        if key == "compose_lint_medium":
-            COMPOSE_LINT_MEDIUM[report.nodeid.rsplit("[", 1)[-1].rstrip("]")] = value
+        if key in SUMMARIES:
+            lines = RECORDED[key].setdefault(report.nodeid.rsplit("[", 1)[-1].rstrip("]"), [])
+            if value not in lines:
+                lines.append(value)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The engine tests first: they are the longest, and run in one worker while the other runs the rest."""
+    items.sort(key=lambda item: not any(m.args == ("engine",) for m in item.iter_markers("xdist_group")))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if COMPOSE_LINT_MEDIUM:
-        terminalreporter.write_sep("-", "compose-lint medium findings per stack")
-        for stack, summary in sorted(COMPOSE_LINT_MEDIUM.items()):
-            terminalreporter.write_line(f"{stack}: {summary}")
+    for key, title in SUMMARIES.items():
+        if RECORDED[key]:
+            terminalreporter.write_sep("-", title)
+            for name, lines in sorted(RECORDED[key].items()):
+                for line in lines:
+                    terminalreporter.write_line(f"{name}: {line}")

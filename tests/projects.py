@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -130,3 +131,55 @@ def environment_with_compose(tmp: Path) -> dict[str, str]:
         if not link.exists():
             link.symlink_to(compose_binary())
     return {"DOCKER_CONFIG": str(plugins.parent), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+# --- git and the copier CLI, for updates: a template repository with tagged releases, a committed project -------
+
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Tester", "GIT_AUTHOR_EMAIL": "tester@example.com",
+                "GIT_COMMITTER_NAME": "Tester", "GIT_COMMITTER_EMAIL": "tester@example.com"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_IDENTITY})
+    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+def copier(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The copier CLI, as a user runs it; its output is returned for the messages."""
+    result = subprocess.run([sys.executable, "-m", "copier", *args], cwd=cwd, capture_output=True, text=True,
+                            env={**os.environ, **GIT_IDENTITY}, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def release(repo: Path, tag: str, files_from: Path | None = None, archive: str | None = None) -> None:
+    """Replace the template repository's tree with the working tree of `files_from` (or a commit of this
+    repository, `archive`), commit it and tag it `tag`."""
+    for path in repo.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if archive:
+        tar = subprocess.run(["git", "archive", archive], cwd=REPO, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(repo)], input=tar, check=True)
+    else:
+        listed = git(files_from, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+        for name in filter(None, listed):
+            source = files_from / name
+            if source.is_file():
+                (repo / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, repo / name)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", f"release {tag}", "--allow-empty")
+    git(repo, "tag", tag)
+
+
+def new_template_repo(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    git(folder, "init", "-q", "-b", "main")
+    return folder
+
+
+def commit_all(project: Path, message: str) -> None:
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", message)

@@ -79,6 +79,14 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"ci": {"toolchain": "python", "targets": ["test"]}}, "needs a build_image"),
         ({"ci": {"service": {"port": 5432}}}, "ci.service needs port, health"),
         ({"ci": {"job": "x"}}, "ci may only hold"),
+        ({"round_trips": [{"name": "no reads"}]}, "each round trip needs a name and read steps"),
+        ({"round_trips": [{"name": "x", "read": [{"request": "FETCH /"}]}]}, "must be a method and a path"),
+        ({"round_trips": [{"name": "x", "read": [{"request": "GET /", "exec": ["ls"]}]}]}, "a step is either"),
+        ({"round_trips": [{"name": "x", "read": [{"exec": ["ls"], "status": 200}]}]}, "checks its output with contains"),
+        ({"round_trips": [{"name": "x", "read": [{"request": "GET /"}]}]}, "one of its ports needs http"),
+        ({"round_trips": [{"name": "x", "when": "cache", "read": [{"exec": ["ls"]}]}]}, "'cache' is not among"),
+        ({"health_checks": {"cache": "cache"}}, "'cache' is not among"),
+        ({"verified": "yes"}, "verified must be one of"),
     ],
 )
 def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:
@@ -101,3 +109,13 @@ def test_catalog_loads_a_new_folder_without_engine_changes(tmp_path: Path) -> No
     catalog = load_catalog(services)
     assert [c.name for c in catalog.in_category("cache")] == ["redis", "valkey"]
     assert [c.name for c in catalog.providers("cache")] == ["redis", "valkey"]
+
+
+def test_readme_catalog_table_shows_each_component_and_how_it_was_verified() -> None:
+    """The README's catalog table has a row per component, whose last cell is its `verified:` (no claim beyond
+    what was run)."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## The catalog\n\n", 1)[1].split("\n\n", 1)[0]
+    rows = {re.search(r"`([a-z][a-z0-9-]*)`", line).group(1): line.rstrip(" |").rsplit("|", 1)[1].strip()
+            for line in table.splitlines()[2:]}
+    assert rows == {name: c.verified for name, c in CATALOG.components.items()}

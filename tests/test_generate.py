@@ -35,9 +35,12 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     assert model["name"] == answers["project_slug"]
     assert "version" not in yaml.safe_load((project / "compose.yaml").read_text())
     for name, service in model["services"].items():
-        depends = sorted(service.get("depends_on", {}))
-        assert depends == sorted(stack.depends_on(name))
-        assert all(d["condition"] == "service_healthy" for d in service.get("depends_on", {}).values())
+        # healthy for what it uses; started for what a proxy routes to (it looks addresses up per request)
+        depends = {provider: d["condition"] for provider, d in service.get("depends_on", {}).items()}
+        assert depends == stack.depends_on(name)
+        for edge in stack.wiring(name):
+            routed = edge.capability in CATALOG.components[name].routes
+            assert depends[edge.provider] == ("service_started" if routed else "service_healthy"), edge
         for key, value in stack.environment(name).items():
             assert key in service["environment"], f"{name} is not given {key}"
             assert "${" not in service["environment"][key], "every variable resolves from .env"
@@ -55,6 +58,10 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     for name in names:
         if CATALOG.components[name].datastore and not answers.get("publish_datastores"):
             assert "ports" not in model["services"][name]
+        if stack.routed_by(name):  # reached through the proxy, the one entry point
+            assert "ports" not in model["services"][name]
+        elif not CATALOG.components[name].datastore:
+            assert "ports" in model["services"][name], f"{name} is routed by no proxy, so the host reaches it itself"
 
     # .env: every key of .env.example, secrets filled, owner-only; .env.example keeps secrets empty
     example = read_env(project / ".env.example")

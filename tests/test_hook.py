@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from projects import REPO, compose_binary, copy_project, read_env, run_hook
+from projects import REPO, copy_project, read_env, run_hook
 
 STACK = {"project_name": "Hooked", "project_description": "FastAPI with Postgres and Redis"}
 

@@ -5,12 +5,15 @@ every component alone with what it requires, and a pairwise set across categorie
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import shutil
+import socket
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -184,3 +187,48 @@ def test_make_check_names_the_validators_it_lacks(full_project: Path) -> None:
     assert skipped and sorted(skipped.group(1).split()) == sorted(VALIDATORS), result.stdout
     assert all(package in skipped.group(2) for package in VALIDATORS.values())
     assert make_check(full_project, "REQUIRE_VALIDATORS=1", path=path).returncode != 0
+
+
+def test_make_smoke_asks_each_published_endpoint(full_project: Path, tmp_path: Path) -> None:
+    """make smoke fails, naming each endpoint, while nothing answers; passes once every endpoint answers 200."""
+    project = tmp_path / "smoke"
+    shutil.copytree(full_project, project)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stack = Stack(CATALOG, yaml.safe_load((project / ".copier-answers.yml").read_text()))
+    endpoints = stack.smoke_endpoints()
+    assert endpoints and {variable for _, variable, _ in endpoints} == {stack.http_endpoint(endpoints[0][0])[0]}
+    env = project / ".env"
+    env.write_text("".join(f"{line.split('=')[0]}={port}\n" if line.startswith(f"{endpoints[0][1]}=") else line + "\n"
+                           for line in env.read_text().splitlines()))
+
+    def smoke() -> subprocess.CompletedProcess:
+        return subprocess.run(["make", "--no-print-directory", "smoke"], cwd=project, capture_output=True, text=True,
+                              timeout=120)
+
+    down = smoke()
+    assert down.returncode != 0 and "Is the stack up? make ps" in down.stderr
+    for service, _, path in endpoints:
+        assert re.search(rf"^FAILED\s+{service}\s+http://127.0.0.1:{port}{re.escape(path)}\s", down.stdout, re.M), down.stdout
+
+    asked = []
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            asked.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        up = smoke()
+    finally:
+        server.shutdown()
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert sorted(asked) == sorted(path for _, _, path in endpoints)
+    assert f"all {len(endpoints)} endpoints answer" in up.stdout

@@ -4,69 +4,19 @@ Copier exits 0 even when it leaves conflicts, so every test asserts on the tree 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from projects import REPO, compose_config, project_files, read_env
+from projects import REPO, commit_all, compose_config, copier, git, new_template_repo, project_files, read_env, release
 
 FIRST_RELEASE = "ed0d6c8"  # 0.1.0, the first version of the template that landed; its .env keys were *_PORT
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Tester", "GIT_AUTHOR_EMAIL": "tester@example.com",
-                "GIT_COMMITTER_NAME": "Tester", "GIT_COMMITTER_EMAIL": "tester@example.com"}
 SECRET = re.compile(r"^[A-Za-z0-9]{43}$")
 CONFLICT = re.compile(rb"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
-
-
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_IDENTITY})
-    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
-    return result.stdout
-
-
-def copier(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """The copier CLI, as a user runs it; its output is returned for the messages."""
-    result = subprocess.run([sys.executable, "-m", "copier", *args], cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, **GIT_IDENTITY}, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def release(repo: Path, tag: str, files_from: Path | None = None, archive: str | None = None) -> None:
-    """Replace the template repository's tree with the working tree of `files_from` (or a commit of this
-    repository, `archive`), commit it and tag it `tag`."""
-    for path in repo.iterdir():
-        if path.name != ".git":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    if archive:
-        tar = subprocess.run(["git", "archive", archive], cwd=REPO, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(repo)], input=tar, check=True)
-    else:
-        listed = git(files_from, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-        for name in filter(None, listed):
-            source = files_from / name
-            if source.is_file():
-                (repo / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, repo / name)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", f"release {tag}", "--allow-empty")
-    git(repo, "tag", tag)
-
-
-def new_template_repo(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    git(folder, "init", "-q", "-b", "main")
-    return folder
-
-
-def commit_all(project: Path, message: str) -> None:
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", message)
 
 
 def assert_merged_cleanly(project: Path) -> None:

@@ -1,0 +1,415 @@
+"""Run a generated stack in a container engine and prove it works: `make run-stack ANSWERS=<answers.yml>`.
+
+It generates the project from the answers file (as `copier copy --data-file` does), builds it, `up --wait`s
+with a bounded time, checks that every service is healthy, asks `make smoke`, runs the round trips the
+components declare (component.yml, `round_trips`: through the reverse proxy where there is one), takes the stack
+down and up again and runs their reads once more (the data and the passwords must have survived), then
+`down -v`. It prints a table as it goes and `N passed, N failed`; the exit status is 0 only if nothing failed.
+On a failure it shows `compose ps` and the last log lines of each service that is not healthy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from projects import CATALOG, copy_project, read_env
+
+from extensions.catalog import Catalog, Component
+from extensions.stack import Stack
+
+from .engine import Engine, EngineError, open_engine
+from .standins import build_standins
+
+BUILD_TIMEOUT = 1800
+WAIT_TIMEOUT = 240
+REQUEST_TIMEOUT = 15
+LOG_LINES = 40
+PLACEHOLDER = re.compile(r"\{([a-z][a-z_]*)\}")
+
+
+# --- the report -------------------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    check: str
+    service: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    echo: Callable[[str], None] | None = None
+    diagnostics: list[str] = field(default_factory=list)
+
+    WIDTHS = (62, 10, 6, 8)
+
+    def add(self, check: str, service: str, ok: bool, seconds: float, detail: str = "") -> bool:
+        row = Row(check, service, ok, seconds, detail)
+        self.rows.append(row)
+        if self.echo:
+            if len(self.rows) == 1:
+                self.echo(self.header())
+            self.echo(self.line(row))
+        return ok
+
+    @contextmanager
+    def timed(self, check: str, service: str = "") -> Iterator[dict[str, Any]]:
+        """Times the block; it sets outcome["ok"] (and "detail"), and an exception fails the row."""
+        outcome: dict[str, Any] = {"ok": True, "detail": ""}
+        start = time.monotonic()
+        try:
+            yield outcome
+        except StepFailed as failure:
+            outcome.update(ok=False, detail=str(failure))
+        finally:
+            self.add(check, service, outcome["ok"], time.monotonic() - start, outcome["detail"])
+
+    @property
+    def passed(self) -> int:
+        return sum(row.ok for row in self.rows)
+
+    @property
+    def failed(self) -> int:
+        return sum(not row.ok for row in self.rows)
+
+    def header(self) -> str:
+        names = ("check", "service", "result", "seconds")
+        return "  ".join(name.ljust(width) for name, width in zip(names, self.WIDTHS, strict=True))
+
+    def line(self, row: Row) -> str:
+        cells = (row.check[:self.WIDTHS[0]], row.service, "ok" if row.ok else "FAILED", f"{row.seconds:.1f}")
+        text = "  ".join(cell.ljust(width) for cell, width in zip(cells, self.WIDTHS, strict=True)).rstrip()
+        return text + (f"\n    {row.detail}" if row.detail and not row.ok else "")
+
+    def table(self) -> str:
+        return "\n".join([self.header(), *(self.line(row) for row in self.rows)])
+
+    def summary(self) -> str:
+        return f"{self.passed} passed, {self.failed} failed"
+
+    def seconds(self, check: str) -> float:
+        return sum(row.seconds for row in self.rows if row.check == check)
+
+
+class StepFailed(Exception):
+    """A check did not hold; the message says what was seen."""
+
+
+# --- a running stack --------------------------------------------------------------------------------------------
+
+class StackRun:
+    """A generated project in an engine: build and start it, check it, take it down."""
+
+    def __init__(self, engine: Engine, project: Path, report: Report, catalog: Catalog | None = None):
+        self.engine = engine
+        self.project = project
+        self.report = report
+        self.catalog = catalog or CATALOG
+        answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+        self.stack = Stack(self.catalog, answers)
+        self.name = str(yaml.safe_load((project / "compose.yaml").read_text())["name"])
+        self.tokens: dict[str, dict[str, Any]] = {}  # per round trip: {token} and what its steps kept
+
+    # --- compose ------------------------------------------------------------------------------------------
+
+    def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+        result = self.engine.run_compose(self.project, *args, timeout=timeout)
+        if check and result.returncode:
+            raise StepFailed(f"docker compose {' '.join(args)} exited {result.returncode}: "
+                             f"{(result.stderr or result.stdout).strip()[-1500:]}")
+        return result
+
+    def env(self) -> dict[str, str]:
+        return read_env(self.project / ".env")
+
+    def containers(self) -> dict[str, Any]:
+        """service -> its container, as the engine reports it."""
+        found = self.engine.client.containers.list(all=True, filters={"label": f"com.docker.compose.project={self.name}"})
+        return {c.labels.get("com.docker.compose.service"): c for c in found}
+
+    def published_ports(self) -> list[tuple[str, int]]:
+        env = self.env()
+        return [(address or "0.0.0.0", int(env.get(port.env, host)))
+                for component in self.stack.components for port, host, address in self.stack.published(component.name)]
+
+    # --- stages ---------------------------------------------------------------------------------------------
+
+    def prepare(self) -> bool:
+        """No leftover of an earlier run under this project name, and every host port free."""
+        with self.report.timed("nothing else uses the project name and ports") as outcome:
+            if self.containers():
+                if self.engine.uses_standins:  # the harness's own engine: a crashed run's leftovers
+                    self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local")
+                else:
+                    raise StepFailed(f"containers of a compose project named {self.name} exist in this engine: "
+                                     "choose another project_slug in the answers, or remove them yourself")
+            busy = [f"{address}:{port}" for address, port in self.published_ports() if not _port_free(address, port)]
+            if busy:
+                outcome.update(ok=False, detail=f"in use on this machine: {', '.join(busy)}; set host_port_offset "
+                                                "in the answers (e.g. 20000) to move every host port")
+        return self.report.rows[-1].ok
+
+    def up(self, build: bool = True, wait_timeout: int = WAIT_TIMEOUT) -> bool:
+        if build:
+            with self.report.timed("build") as outcome:
+                self.compose("build", timeout=BUILD_TIMEOUT)
+            if not outcome["ok"]:
+                return False
+        with self.report.timed("up --wait") as outcome:
+            self.compose("up", "--detach", "--wait", "--wait-timeout", str(wait_timeout), "--remove-orphans",
+                         timeout=wait_timeout + 120)
+        return self.healthy() and outcome["ok"]
+
+    def healthy(self) -> bool:
+        """Every service of the stack runs, and is healthy where it has a healthcheck."""
+        containers = self.containers()
+        ok = True
+        for component in self.stack.components:
+            container = containers.get(component.name)
+            state = container.attrs["State"] if container else {}
+            health = (state.get("Health") or {}).get("Status", "no healthcheck")
+            running = state.get("Status") == "running"
+            good = running and health in ("healthy", "no healthcheck")
+            detail = "" if good else f"{state.get('Status', 'no container')}, {health}"
+            ok &= self.report.add("running and healthy", component.name, good, 0.0, detail)
+        return ok
+
+    def smoke(self) -> bool:
+        with self.report.timed("make smoke (every published endpoint)") as outcome:
+            result = subprocess.run(["make", "--no-print-directory", "smoke", f"STACK_PYTHON={sys.executable}"],
+                                    cwd=self.project, capture_output=True, text=True, timeout=120)
+            if result.returncode:
+                outcome.update(ok=False, detail=(result.stdout + result.stderr).strip()[-1500:])
+        return outcome["ok"]
+
+    def round_trips(self, phases: tuple[str, ...] = ("write", "read"), label: str = "") -> bool:
+        ok = True
+        for component in self.stack.components:
+            for trip in component.round_trips:
+                if "when" in trip and not self.stack.consumes(component.name, trip["when"]):
+                    continue
+                key = f"{component.name}/{trip['name']}"
+                if "write" not in phases and trip.get("write") and key not in self.tokens:
+                    continue  # nothing was written to read back (the component joined the stack since)
+                values = self.tokens.setdefault(key, {"token": secrets.token_hex(6)})
+                with self.report.timed(f"{label}{trip['name']}", component.name) as outcome:
+                    for phase in phases:
+                        for step in trip.get(phase) or []:
+                            self.step(component, step, values)
+                ok &= outcome["ok"]
+        return ok
+
+    def restart(self) -> bool:
+        """down (volumes kept) and up: every service healthy again, and every read finds what was written."""
+        env_before = (self.project / ".env").read_bytes()
+        with self.report.timed("down (volumes kept)"):
+            self.compose("down")
+        ok = self.up(build=False) and self.smoke()
+        ok &= self.round_trips(("read",), label="after down + up: ")
+        ok &= self.report.add(".env unchanged by the restart", "", (self.project / ".env").read_bytes() == env_before, 0)
+        return ok
+
+    def down(self) -> None:
+        """Everything the run made goes: containers, networks, volumes, the images built for the project."""
+        self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local", "--timeout", "20", check=False)
+
+    # --- round trip steps -----------------------------------------------------------------------------------------
+
+    def base_url(self, component: Component) -> str:
+        endpoint = self.stack.http_endpoint(component.name)
+        if endpoint is None:
+            raise StepFailed(f"{component.name} is not reachable from the host: no published port, no proxy")
+        variable, prefix = endpoint
+        return f"http://127.0.0.1:{self.env()[variable]}{prefix}"
+
+    def step(self, component: Component, step: dict[str, Any], values: dict[str, Any]) -> None:
+        if "exec" in step:
+            command = fill(step["exec"], values)
+            result = self.compose("exec", "-T", component.name, *command, timeout=120, check=False)
+            if result.returncode:
+                raise StepFailed(f"exec {command[0]} exited {result.returncode}: {(result.stderr or result.stdout).strip()[-500:]}")
+            body = result.stdout
+            if "contains" in step and fill(step["contains"], values) not in body:
+                raise StepFailed(f"exec {command[0]}: the output lacks {fill(step['contains'], values)!r}: {body[-500:]!r}")
+            return
+        method, path = fill(step["request"], values).split(" ", 1)
+        url = self.base_url(component) + path
+        status, body = http(method, url, fill(step.get("json"), values) if "json" in step else None)
+        where = f"{method} {url}"
+        if status != step.get("status", 200):
+            raise StepFailed(f"{where} answered {status}, not {step.get('status', 200)}: {body[:300]!r}")
+        if "contains" in step and fill(step["contains"], values) not in body:
+            raise StepFailed(f"{where}: the answer lacks {fill(step['contains'], values)!r}: {body[:300]!r}")
+        if "expect" in step or "keep" in step:
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                raise StepFailed(f"{where}: the answer is not JSON: {body[:300]!r}") from None
+            expected = fill(step.get("expect", {}), values)
+            if not contains(answer, expected):
+                raise StepFailed(f"{where}: expected {expected}, got {answer}")
+            for name, key in (step.get("keep") or {}).items():
+                if not isinstance(answer, dict) or key not in answer:
+                    raise StepFailed(f"{where}: the answer has no {key} to keep: {answer}")
+                values[name] = answer[key]
+
+    # --- when something failed ------------------------------------------------------------------------------------
+
+    def diagnostics(self) -> str:
+        """compose ps, and the last log lines of each service that is not running and healthy."""
+        parts = [self.compose("ps", "--all", check=False, timeout=60).stdout]
+        for service, container in sorted(self.containers().items()):
+            container.reload()
+            state = container.attrs["State"]
+            if state.get("Status") != "running" or (state.get("Health") or {}).get("Status") not in (None, "healthy"):
+                logs = self.compose("logs", "--no-color", "--tail", str(LOG_LINES), service, check=False, timeout=60)
+                parts.append(f"--- last {LOG_LINES} log lines of {service}\n{logs.stdout}{logs.stderr}")
+        return "\n".join(parts)
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------
+
+def fill(value: Any, values: dict[str, Any]) -> Any:
+    """`value` with each {name} replaced by what the round trip kept under that name."""
+    if isinstance(value, str):
+        def replace(match: re.Match[str]) -> str:
+            if match.group(1) not in values:
+                raise StepFailed(f"{{{match.group(1)}}} is not kept by an earlier step")
+            return str(values[match.group(1)])
+        return PLACEHOLDER.sub(replace, value)
+    if isinstance(value, list):
+        return [fill(item, values) for item in value]
+    if isinstance(value, dict):
+        return {key: fill(item, values) for key, item in value.items()}
+    return value
+
+
+def contains(answer: Any, expected: Any) -> bool:
+    """Whether the JSON `answer` holds `expected`: the same value, or for a mapping, at least its keys alike."""
+    if isinstance(expected, dict):
+        return isinstance(answer, dict) and all(k in answer and contains(answer[k], v) for k, v in expected.items())
+    return answer == expected or (isinstance(answer, (int, float)) and str(answer) == str(expected))
+
+
+def http(method: str, url: str, body: Any = None) -> tuple[int, str]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as error:
+        raise StepFailed(f"{method} {url}: {getattr(error, 'reason', error)}") from None
+
+
+def _port_free(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def stand_ins(engine: Engine, report: Report) -> bool:
+    """Where the engine cannot pull: the base and each pinned image's stand-in, built or found cached."""
+    if not engine.uses_standins:
+        return True
+    try:
+        for built in build_standins(engine, engine.pinned_images):
+            report.add(f"stand-in {built.image}", "", True, built.seconds, "cached" if built.cached else "built")
+    except EngineError as error:
+        return report.add("stand-ins", "", False, 0, str(error))
+    return True
+
+
+def pinned_images(catalog: Catalog) -> list[str]:
+    """Every image a generated project runs or builds from."""
+    return list(dict.fromkeys(image for c in catalog.components.values() for image in (c.image, c.build_image) if image))
+
+
+def run_stack(engine: Engine, answers: dict[str, Any], workdir: Path, report: Report) -> Report:
+    """The whole run for one answers file (see the module's docstring), rows added to `report`."""
+    with report.timed("generate the project") as outcome:
+        try:
+            # copier copy --trust --defaults --data-file <answers>, of this working tree
+            project = copy_project(workdir / str(answers.get("project_slug") or "stack"), answers)
+        except Exception as error:  # noqa: BLE001 - copier's own message is the detail
+            raise StepFailed(f"copier copy failed: {error}") from None
+    if not outcome["ok"]:
+        return report
+    run = StackRun(engine, project, report)
+    if not run.prepare():
+        return report
+    try:
+        ok = run.up() and run.smoke()
+        ok = run.round_trips() and ok
+        if ok:
+            ok = run.restart()
+        if not ok:
+            report.diagnostics.append(run.diagnostics())
+    finally:
+        run.down()
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--answers", required=True, type=Path, help="a YAML answers file, as copier's --data-file")
+    parser.add_argument("--keep", type=Path, help="generate the project here and keep it (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    try:
+        answers = yaml.safe_load(args.answers.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        print(f"run-stack: cannot read the answers file {args.answers}: {error}", file=sys.stderr)
+        return 2
+    if not isinstance(answers, dict):
+        print(f"run-stack: {args.answers} must be a YAML mapping of questions to answers, e.g. database: postgres",
+              file=sys.stderr)
+        return 2
+    report = Report(echo=lambda line: print(line, flush=True))
+    try:
+        with open_engine(pinned_images(CATALOG)) as engine:
+            where = "a private dockerd, stand-in images" if engine.uses_standins else "this machine's Docker, real images"
+            print(f"engine: {where}", flush=True)
+            if stand_ins(engine, report):
+                if args.keep:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    run_stack(engine, answers, args.keep, report)
+                else:
+                    with tempfile.TemporaryDirectory(prefix="run-stack-") as workdir:
+                        run_stack(engine, answers, Path(workdir), report)
+    except EngineError as error:
+        report.add("container engine", "", False, 0, str(error))
+    for diagnostics in report.diagnostics:
+        print(diagnostics)
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""Every generated stack really runs: in a container engine (tests/engine/), a cover set of stacks from the
+catalog comes up healthy, passes its round trips through the proxy, and keeps its data and passwords across
+down + up; a running project takes `copier update` adding and removing components without losing data; and the
+stack heals from a stopped database and from killed processes.
+
+The engine tests run in one xdist worker (they share one engine and the host's ports), first, while the other
+worker runs the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from engine.engine import Engine, EngineError, open_engine
+from engine.run_stack import Report, StackRun, contains, http, pinned_images, run_stack, stand_ins
+from engine.standins import STANDIN_FILE, STANDINS, all_standins, missing_standins, standin_folder
+from projects import (
+    CATALOG, answers_for, commit_all, copier, copy_project, git, new_template_repo, release, with_requirements,
+)
+
+from extensions.stack import Stack
+
+ENGINE = pytest.mark.xdist_group("engine")
+RECOVERY_SECONDS = 90
+
+
+def cover_stacks() -> dict[str, dict[str, Any]]:
+    """Few stacks that together run every component, every HTTP service both through a proxy and on its own
+    port, and published datastores with a port offset: from the catalog, so a new component is run at once."""
+    defaults = [c.default for c in CATALOG.categories.values() if c.default != "none"]
+    routers = [c.name for c in CATALOG.components.values() if c.routes]
+    stacks = {
+        "defaults": answers_for(defaults, project_name="Engine Defaults"),
+        "unrouted-published-offset": answers_for([n for n in defaults if n not in routers], project_name="Engine Direct",
+                                                 publish_datastores=True, host_port_offset=20000),
+    }
+    covered = {name for answers in stacks.values() for name in Stack(CATALOG, answers).names}
+    for component in CATALOG.components.values():
+        if component.name not in covered:
+            names = with_requirements([component.name])
+            stacks[f"with-{component.name}"] = answers_for(names, project_name=f"Engine {component.name}")
+            covered |= set(names)
+    return stacks
+
+
+COVER = cover_stacks()
+
+
+# --- stand-ins: from the catalog, no engine needed -----------------------------------------------------------------
+
+def test_every_pinned_image_has_a_standin_and_every_standin_a_pinned_image() -> None:
+    pinned = pinned_images(CATALOG)
+    assert not missing_standins(pinned), f"add a stand-in folder for each of {missing_standins(pinned)}"
+    standins = all_standins()
+    assert sorted(standins) == sorted(pinned), "a stand-in whose image the catalog no longer pins: remove its folder"
+    for image, folder in standins.items():
+        assert folder == standin_folder(image), f"{folder}/{STANDIN_FILE} names {image}: move it to {standin_folder(image)}"
+        spec = yaml.safe_load((folder / STANDIN_FILE).read_text())
+        assert spec["compromises"], f"{folder}/{STANDIN_FILE}: list what differs from the real image"
+        dockerfile = (folder / "Dockerfile").read_text()
+        assert re.match(r"(#[^\n]*\n)*ARG BASE\nFROM \$\{BASE\}", dockerfile), f"{folder}/Dockerfile must build FROM ${{BASE}}"
+        copied = set(re.findall(r"^COPY\s+(?:--\S+\s+)*(\S+)", dockerfile, re.M))
+        extra = {p.name for p in folder.iterdir()} - {"Dockerfile", STANDIN_FILE} - copied
+        assert not extra, f"{folder}: files the Dockerfile never copies: {sorted(extra)}"
+
+
+def test_standin_entrypoints_pass_shellcheck() -> None:
+    scripts = sorted(STANDINS.rglob("*.sh"))
+    assert scripts
+    result = subprocess.run(["shellcheck", "--severity=style", *map(str, scripts)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(os.access(script, os.X_OK) for script in scripts)
+
+
+def test_cover_set_runs_every_component_and_reaches_each_http_service_both_ways() -> None:
+    stacks = [Stack(CATALOG, answers) for answers in COVER.values()]
+    assert {name for stack in stacks for name in stack.names} == set(CATALOG.components)
+    for component in CATALOG.components.values():
+        if component.http_port and any(component.name in s.names for s in stacks if s.routed_by(component.name)):
+            assert any(s.http_endpoint(component.name) == (component.http_port.env, "") for s in stacks), component.name
+    assert any(s.publish_datastores and s.offset for s in stacks)
+
+
+# --- the engine ----------------------------------------------------------------------------------------------------
+
+STANDIN_REPORT = Report()
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """The machine's engine with real images, or a private one with the stand-ins built (see tests/engine/)."""
+    try:
+        with open_engine(pinned_images(CATALOG)) as opened:
+            if not stand_ins(opened, STANDIN_REPORT):
+                pytest.fail(STANDIN_REPORT.table(), pytrace=False)
+            yield opened
+    except EngineError as error:
+        pytest.fail(f"no container engine: {error}", pytrace=False)
+
+
+def assert_passed(report: Report, run: StackRun | None = None) -> None:
+    details = "\n".join(report.diagnostics) or (run.diagnostics() if run and report.failed else "")
+    assert report.failed == 0, f"{report.table()}\n{report.summary()}\n{details}"
+
+
+@ENGINE
+@pytest.mark.parametrize("name", list(COVER))
+def test_stack_runs_its_round_trips_and_survives_a_restart(name: str, engine: Engine, tmp_path: Path,
+                                                           record_property: Callable[[str, Any], None]) -> None:
+    report = run_stack(engine, COVER[name], tmp_path, Report())
+    assert_passed(report)
+    stack = Stack(CATALOG, COVER[name])
+    checked = {row.service for row in report.rows if row.check.startswith("after down + up: ")}
+    assert checked == {c.name for c in stack.components if c.round_trips}, "each component's reads ran after the restart"
+    assert all(c.round_trips for c in CATALOG.components.values()), "every component declares round trips"
+    # shown at the end of the run by conftest.py
+    ups = " then ".join(f"{r.seconds:.0f} s" for r in report.rows if r.check == "up --wait")
+    record_property("engine_times", f"build {report.seconds('build'):.0f} s, up --wait {ups}")
+    if name == next(iter(COVER)):
+        for row in STANDIN_REPORT.rows:
+            record_property("engine_times", f"{row.check}: {row.seconds:.0f} s ({row.detail})")
+
+
+# --- a running project through copier update ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def template_release(tmp_path_factory: pytest.TempPathFactory) -> str:
+    repo = new_template_repo(tmp_path_factory.mktemp("template") / "stacks")
+    release(repo, "99.0.0", files_from=Path(__file__).resolve().parents[1])
+    return str(repo)
+
+
+def update(project: Path, *data: str) -> subprocess.CompletedProcess:
+    result = copier("update", "--trust", "--defaults", *(arg for d in data for arg in ("-d", d)), cwd=project)
+    assert "both modified" not in git(project, "status"), git(project, "status")
+    commit_all(project, f"update {' '.join(data)}")
+    return result
+
+
+@ENGINE
+def test_running_project_keeps_its_data_through_updates(engine: Engine, template_release: str, tmp_path: Path) -> None:
+    """copier update adds the cache to a running project, then removes the database and adds it back: each time
+    `up` brings the stack back, and the item written first is still read, through the password .env kept."""
+    project = tmp_path / "shop"
+    answers = ["project_name=Engine Lifecycle", "backend=fastapi", "database=postgres", "cache=none", "frontend=none",
+               "proxy=none"]
+    copier("copy", "--trust", "--defaults", "--vcs-ref=99.0.0", *(arg for a in answers for arg in ("-d", a)),
+           template_release, str(project))
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, "generated")
+    report = Report()
+    run = StackRun(engine, project, report)
+    try:
+        assert run.prepare() and run.up() and run.round_trips(), report.table() + run.diagnostics()
+        first = copy.deepcopy(run.tokens)  # the item written before any update
+
+        update(project, "cache=redis")
+        run = StackRun(engine, project, report)
+        run.tokens = copy.deepcopy(first)
+        assert run.up() and run.round_trips(("read",), label="after adding the cache: "), report.table()
+        assert run.round_trips(), report.table() + run.diagnostics()
+        assert any(row.check == "a cached value is read back" and row.ok for row in report.rows)
+
+        removed = update(project, "database=none")
+        assert "kept the data volume engine-lifecycle_postgres-data" in removed.stderr, removed.stderr
+        run = StackRun(engine, project, report)
+        assert run.up() and run.round_trips() and "postgres" not in run.containers(), report.table()
+
+        restored = update(project, "database=postgres")
+        assert "restored POSTGRES_USER, POSTGRES_DB, POSTGRES_PASSWORD" in restored.stderr, restored.stderr
+        run = StackRun(engine, project, report)
+        run.tokens = copy.deepcopy(first)
+        assert run.up() and run.round_trips(("read",), label="after the database came back: "), report.table()
+        assert any(row.check == "after the database came back: an item written is read back" for row in report.rows)
+        assert_passed(report, run)
+    finally:
+        run.down()
+
+
+# --- faults -------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def running_defaults(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRun]:
+    answers = {**COVER["defaults"], "project_name": "Engine Faults"}
+    project = copy_project(tmp_path_factory.mktemp("faults") / "faults", answers)
+    report = Report()
+    run = StackRun(engine, project, report)
+    try:
+        assert run.prepare() and run.up(), report.table() + run.diagnostics()
+        yield run
+    finally:
+        run.down()
+
+
+def wait_for(condition: Callable[[], Any], what: str, seconds: float = RECOVERY_SECONDS) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(1)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+def health_answer(run: StackRun, name: str) -> tuple[int, Any]:
+    component = CATALOG.components[name]
+    status, body = http("GET", run.base_url(component) + component.http_port.http)
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body
+
+
+def outages(stack: Stack) -> list[tuple[str, str, str]]:
+    """(consumer, provider, name in the consumer's health answer) for each dependency a health endpoint reports."""
+    return [(c.name, edge.provider, c.health_checks[edge.capability])
+            for c in stack.components for edge in stack.wiring(c.name) if edge.capability in c.health_checks]
+
+
+@ENGINE
+def test_health_reports_a_stopped_dependency_and_recovers_by_itself(running_defaults: StackRun) -> None:
+    run = running_defaults
+    cases = outages(run.stack)
+    assert {(consumer, check) for consumer, _, check in cases} >= {("fastapi", "database"), ("fastapi", "cache")}
+    for consumer, provider, check in cases:
+        started = run.containers()[consumer].attrs["State"]["StartedAt"]
+        run.compose("stop", provider)
+        try:
+            status, answer = wait_for(lambda: (a := health_answer(run, consumer))[0] == 503 and a,
+                                      f"{consumer}'s health to turn 503 with {provider} stopped", 30)
+            assert contains(answer, {"status": "degraded", "checks": {check: {"status": "down"}}}), answer
+        finally:
+            run.compose("start", provider)
+        wait_for(lambda: health_answer(run, consumer)[0] == 200, f"{consumer}'s health to recover once {provider} is back")
+        assert run.containers()[consumer].attrs["State"]["StartedAt"] == started, f"{consumer} was restarted"
+    wait_for(lambda: all((c.attrs["State"].get("Health") or {}).get("Status", "healthy") == "healthy"
+                         for c in run.containers().values()), "every service healthy again")
+
+
+@ENGINE
+@pytest.mark.parametrize("service", [c.name for c in Stack(CATALOG, COVER["defaults"]).components])
+def test_killed_main_process_is_restarted_healthy(service: str, running_defaults: StackRun) -> None:
+    run = running_defaults
+    if os.geteuid() != 0 or not run.engine.uses_standins:
+        pytest.fail("killing a container's main process needs root on the engine's own host (the private engine)",
+                    pytrace=False)
+    container = run.containers()[service]
+    restarts = container.attrs["RestartCount"]
+    os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
+
+    def back() -> bool:
+        container.reload()
+        state = container.attrs["State"]
+        return (container.attrs["RestartCount"] > restarts and state["Status"] == "running"
+                and (state.get("Health") or {}).get("Status", "healthy") == "healthy")
+
+    wait_for(back, f"{service} to be restarted by its restart policy and healthy")
+    assert run.smoke() and run.round_trips(("read",), label=f"after {service} was killed: "), run.report.table()
+
+
+# --- how a failure is reported -----------------------------------------------------------------------------------
+
+@ENGINE
+def test_a_stack_that_does_not_become_healthy_is_reported_with_ps_and_logs(engine: Engine, tmp_path: Path) -> None:
+    names = with_requirements(["react"])
+    project = copy_project(tmp_path / "broken", answers_for(names, project_name="Engine Broken"))
+    compose = project / "compose.yaml"
+    compose.write_text(compose.read_text().replace("http://127.0.0.1:8080/healthz", "http://127.0.0.1:9/healthz"))
+    report = Report()
+    run = StackRun(engine, project, report)
+    try:
+        assert run.prepare()
+        assert not run.up(wait_timeout=20)
+        assert report.failed and any(row.check == "running and healthy" and not row.ok for row in report.rows)
+        diagnostics = run.diagnostics()
+        assert "engine-broken-react-1" in diagnostics  # compose ps
+        assert f"--- last 40 log lines of {names[0]}" in diagnostics
+    finally:
+        run.down()
+
+
+@ENGINE
+def test_run_stack_command_exits_non_zero_with_the_count(engine: Engine, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.run_stack import main
+
+    answers = tmp_path / "answers.yml"
+    answers.write_text("database: nosuchdb\n")
+    assert main(["--answers", str(answers)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^generate the project\s+FAILED", out, re.M) and "'nosuchdb' is not in" in out
+    assert re.search(r"^\d+ passed, 1 failed$", out, re.M)
+    answers.write_text("- not a mapping\n")
+    assert main(["--answers", str(answers)]) == 2
