@@ -74,13 +74,17 @@ class Report:
 
     @contextmanager
     def timed(self, check: str, service: str = "") -> Iterator[dict[str, Any]]:
-        """Times the block; it sets outcome["ok"] (and "detail"), and an exception fails the row."""
+        """Times the block, which may set outcome["ok"] and ["detail"]; StepFailed fails the row with its message,
+        any other exception fails it too and goes on."""
         outcome: dict[str, Any] = {"ok": True, "detail": ""}
         start = time.monotonic()
         try:
             yield outcome
         except StepFailed as failure:
             outcome.update(ok=False, detail=str(failure))
+        except BaseException as error:
+            outcome.update(ok=False, detail=f"{type(error).__name__}: {error}")
+            raise
         finally:
             self.add(check, service, outcome["ok"], time.monotonic() - start, outcome["detail"])
 
@@ -165,9 +169,9 @@ class StackRun:
                                      "choose another project_slug in the answers, or remove them yourself")
             busy = [f"{address}:{port}" for address, port in self.published_ports() if not _port_free(address, port)]
             if busy:
-                outcome.update(ok=False, detail=f"in use on this machine: {', '.join(busy)}; set host_port_offset "
-                                                "in the answers (e.g. 20000) to move every host port")
-        return self.report.rows[-1].ok
+                raise StepFailed(f"in use on this machine: {', '.join(busy)}; set host_port_offset in the answers "
+                                 "(e.g. 20000) to move every host port")
+        return outcome["ok"]
 
     def up(self, build: bool = True, wait_timeout: int = WAIT_TIMEOUT) -> bool:
         if build:

@@ -37,6 +37,7 @@ BASE_SUITE = "bookworm"
 BASE_MIRROR = os.environ.get("STACKS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BUNDLE_IN_BASE = "/usr/local/share/ca-certificates/stacks-harness-host-bundle.crt"
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+DEBOOTSTRAP_ATTEMPTS = 3
 # pip and Node.js read their own CA lists unless told; update-ca-certificates adds the host bundle to the system's.
 BASE_ENV = {"PIP_CERT": SYSTEM_BUNDLE, "NODE_EXTRA_CA_CERTS": SYSTEM_BUNDLE}
 
@@ -116,15 +117,21 @@ def base_image(engine: Engine) -> tuple[str, Built]:
         raise EngineError("debootstrap is not installed: run apt-get install -y debootstrap (make test does it "
                           "when run as root)")
     work = engine_dir() / "base"
-    shutil.rmtree(work, ignore_errors=True)
     rootfs = work / "rootfs"
-    rootfs.mkdir(parents=True)
     try:
-        result = subprocess.run([debootstrap, "--variant=minbase", BASE_SUITE, str(rootfs), BASE_MIRROR],
-                                capture_output=True, text=True, timeout=1200)
-        if result.returncode:
-            raise EngineError(f"debootstrap {BASE_SUITE} from {BASE_MIRROR} failed (set STACKS_DEBIAN_MIRROR to "
-                              f"another mirror):\n{(result.stdout + result.stderr)[-3000:]}")
+        for attempt in range(1, DEBOOTSTRAP_ATTEMPTS + 1):
+            shutil.rmtree(work, ignore_errors=True)
+            rootfs.mkdir(parents=True)
+            result = subprocess.run([debootstrap, "--variant=minbase", BASE_SUITE, str(rootfs), BASE_MIRROR],
+                                    capture_output=True, text=True, timeout=1200)
+            if result.returncode == 0:
+                break
+            log = rootfs / "debootstrap" / "debootstrap.log"
+            output = result.stdout + result.stderr + (log.read_text(errors="replace") if log.exists() else "")
+            if attempt == DEBOOTSTRAP_ATTEMPTS:
+                raise EngineError(f"debootstrap {BASE_SUITE} from {BASE_MIRROR} failed {attempt} times (set "
+                                  f"STACKS_DEBIAN_MIRROR to another mirror); the last time:\n{output[-3000:]}")
+            time.sleep(5 * attempt)  # a mirror that did not answer this once
         for target in (rootfs / BUNDLE_IN_BASE.lstrip("/"), rootfs / SYSTEM_BUNDLE.lstrip("/")):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(bundle, target)
