@@ -21,9 +21,10 @@ demo: $(VENV)/installed
 prerequisites:
 	@tests/prerequisites.sh
 
-# The engine tests run in one worker (--dist loadgroup), first, while the other runs the rest.
+# Each test module runs in one worker (--dist loadscope): the engine tests, which share one engine and the
+# host's ports, run first in one while the other runs the rest.
 test: $(VENV)/installed prerequisites
-	PATH="$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadgroup
+	PATH="$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadscope
 
 # Generates the stack of an answers file and runs it in a container engine (see README.md, "Running a stack").
 run-stack: $(VENV)/installed prerequisites

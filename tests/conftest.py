@@ -42,8 +42,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The engine tests first: they are the longest, and run in one worker while the other runs the rest."""
-    items.sort(key=lambda item: not any(m.args == ("engine",) for m in item.iter_markers("xdist_group")))
+    """The engine tests first: they take longest, and run in one worker (make test distributes by module) while
+    the other runs the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("engine") is None)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

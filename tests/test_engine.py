@@ -3,8 +3,8 @@ catalog comes up healthy, passes its round trips through the proxy, and keeps it
 down + up; a running project takes `copier update` adding and removing components without losing data; and the
 stack heals from a stopped database and from killed processes.
 
-The engine tests run in one xdist worker (they share one engine and the host's ports), first, while the other
-worker runs the rest of the suite.
+This module runs in one xdist worker (make test distributes by module: its tests share one engine and the
+host's ports), first, while the other worker runs the rest of the suite.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from projects import (
 
 from extensions.stack import Stack
 
-ENGINE = pytest.mark.xdist_group("engine")
+pytestmark = pytest.mark.engine  # conftest.py runs this module first
 RECOVERY_SECONDS = 90
 
 
@@ -115,7 +115,6 @@ def assert_passed(report: Report, run: StackRun | None = None) -> None:
     assert report.failed == 0, f"{report.table()}\n{report.summary()}\n{details}"
 
 
-@ENGINE
 @pytest.mark.parametrize("name", list(COVER))
 def test_stack_runs_its_round_trips_and_survives_a_restart(name: str, engine: Engine, tmp_path: Path,
                                                            record_property: Callable[[str, Any], None]) -> None:
@@ -149,7 +148,6 @@ def update(project: Path, *data: str) -> subprocess.CompletedProcess:
     return result
 
 
-@ENGINE
 def test_running_project_keeps_its_data_through_updates(engine: Engine, template_release: str, tmp_path: Path) -> None:
     """copier update adds the cache to a running project, then removes the database and adds it back: each time
     `up` brings the stack back, and the item written first is still read, through the password .env kept."""
@@ -229,7 +227,6 @@ def outages(stack: Stack) -> list[tuple[str, str, str]]:
             for c in stack.components for edge in stack.wiring(c.name) if edge.capability in c.health_checks]
 
 
-@ENGINE
 def test_health_reports_a_stopped_dependency_and_recovers_by_itself(running_defaults: StackRun) -> None:
     run = running_defaults
     cases = outages(run.stack)
@@ -253,7 +250,6 @@ def test_health_reports_a_stopped_dependency_and_recovers_by_itself(running_defa
                          for c in run.containers().values()), "every service healthy again")
 
 
-@ENGINE
 @pytest.mark.parametrize("service", [c.name for c in Stack(CATALOG, COVER["defaults"]).components])
 def test_killed_main_process_is_restarted_healthy(service: str, running_defaults: StackRun) -> None:
     run = running_defaults
@@ -276,7 +272,6 @@ def test_killed_main_process_is_restarted_healthy(service: str, running_defaults
 
 # --- how a failure is reported -----------------------------------------------------------------------------------
 
-@ENGINE
 def test_a_stack_that_does_not_become_healthy_is_reported_with_ps_and_logs(engine: Engine, tmp_path: Path) -> None:
     names = with_requirements(["react"])
     project = copy_project(tmp_path / "broken", answers_for(names, project_name="Engine Broken"))
@@ -295,7 +290,6 @@ def test_a_stack_that_does_not_become_healthy_is_reported_with_ps_and_logs(engin
         run.down()
 
 
-@ENGINE
 def test_run_stack_command_exits_non_zero_with_the_count(engine: Engine, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     from engine.run_stack import main

@@ -12,6 +12,7 @@ PyPI and npm: harness plumbing, never part of a generated project.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import os
@@ -118,19 +119,24 @@ def base_image(engine: Engine) -> tuple[str, Built]:
                           "when run as root)")
     work = engine_dir() / "base"
     rootfs = work / "rootfs"
+    log = engine_dir() / "debootstrap.log"  # every attempt's output, kept for a look after a failure
+    log.write_text("")
     try:
         for attempt in range(1, DEBOOTSTRAP_ATTEMPTS + 1):
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
             rootfs.mkdir(parents=True)
             result = subprocess.run([debootstrap, "--variant=minbase", BASE_SUITE, str(rootfs), BASE_MIRROR],
-                                    capture_output=True, text=True, timeout=1200)
+                                    capture_output=True, text=True, timeout=1200, stdin=subprocess.DEVNULL)
+            own_log = rootfs / "debootstrap" / "debootstrap.log"
+            output = result.stdout + result.stderr + (own_log.read_text(errors="replace") if own_log.exists() else "")
+            with log.open("a") as kept:
+                kept.write(f"--- attempt {attempt}: exit {result.returncode}\n{output}\n")
             if result.returncode == 0:
                 break
-            log = rootfs / "debootstrap" / "debootstrap.log"
-            output = result.stdout + result.stderr + (log.read_text(errors="replace") if log.exists() else "")
             if attempt == DEBOOTSTRAP_ATTEMPTS:
                 raise EngineError(f"debootstrap {BASE_SUITE} from {BASE_MIRROR} failed {attempt} times (set "
-                                  f"STACKS_DEBIAN_MIRROR to another mirror); the last time:\n{output[-3000:]}")
+                                  f"STACKS_DEBIAN_MIRROR to another mirror); the last lines, all in {log}:\n"
+                                  f"{output[-2500:]}")
             time.sleep(5 * attempt)  # a mirror that did not answer this once
         for target in (rootfs / BUNDLE_IN_BASE.lstrip("/"), rootfs / SYSTEM_BUNDLE.lstrip("/")):
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -142,8 +148,27 @@ def base_image(engine: Engine) -> tuple[str, Built]:
         repository, tag_name = tag.split(":")
         engine.client.api.import_image_from_file(str(archive), repository=repository, tag=tag_name, changes=changes)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
     return tag, Built(tag, time.monotonic() - start, cached=False)
+
+
+def remove_tree(folder: Path) -> None:
+    """Remove `folder`, first unmounting what a failed debootstrap left mounted in it (its /proc, /sys), so that
+    nothing outside it is ever touched."""
+    if not folder.exists():
+        return
+    inside = str(folder.resolve()) + "/"
+    mounts = [line.split()[1].replace("\\040", " ") for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(inside)), key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", mount], capture_output=True, timeout=60)
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    if any(m.startswith(inside) for m in mounts):
+        raise EngineError(f"cannot unmount what is mounted under {folder}: unmount it (see /proc/mounts), then "
+                          "delete the folder")
+    shutil.rmtree(folder, ignore_errors=True)
+    if folder.exists():
+        raise EngineError(f"cannot delete {folder} ({', '.join(p.name for p in folder.iterdir())} left): delete it, "
+                          "then run again")
 
 
 def build_standin(engine: Engine, image: str, base: str) -> Built:
@@ -174,9 +199,12 @@ def build_standins(engine: Engine, images: Iterable[str]) -> list[Built]:
         raise EngineError("no stand-in for " + ", ".join(missing) + ": add a folder per image, e.g. "
                           + str(standin_folder(missing[0]).relative_to(STANDINS.parents[1])) + "/ with a Dockerfile and "
                           + STANDIN_FILE + " (see tests/engine/standins.py)")
-    base, built = base_image(engine)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return [built, *pool.map(lambda image: build_standin(engine, image, base), images)]
+    engine_dir().mkdir(parents=True, exist_ok=True)
+    with open(engine_dir() / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time on this machine; the next finds them cached
+        base, built = base_image(engine)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return [built, *pool.map(lambda image: build_standin(engine, image, base), images)]
 
 
 def compromises() -> dict[str, list[str]]:
