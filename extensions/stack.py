@@ -332,3 +332,36 @@ def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem
         problems.append(Problem("host_port_offset", f"host_port_offset must be a number from 0 to {largest} "
                                                     f"(it is added to every host port, e.g. 10000 turns 5432 into 15432)"))
     return problems
+
+
+def dead_end(catalog: Catalog, answers: Mapping[str, Any], question: str) -> str:
+    """Why no answer to the category questions still unasked (None in `answers`) can complete a working stack
+    after this answer to `question`; "" when some can. Asked in order, a choice that leads nowhere must be
+    refused where it is made, or the last question would have no answer the menu allows."""
+    unasked = [c for c in catalog.categories if c != question and answers.get(c) is None]
+    names = [n for category in catalog.categories for n in chosen_names(answers.get(category))]
+    if not unasked or _can_complete(catalog, names, frozenset(unasked)):
+        return ""
+    left = " and ".join(catalog.categories[c].label for c in unasked)
+    if not names:
+        return (f"nothing is chosen yet, and the questions left ({left}) cannot make a working stack on their own: "
+                f"choose a {catalog.categories[question].label} here")
+    then = stack_problems(catalog, {**answers, **dict.fromkeys(unasked, NONE)})
+    why = "; ".join(dict.fromkeys(p.message for p in then))
+    return f"whatever the questions left ({left}) are answered, the stack would not work: {why}"
+
+
+def _can_complete(catalog: Catalog, names: list[str], unasked: frozenset[str]) -> bool:
+    """Whether adding components of the unasked categories can meet every requirement of a non-empty stack."""
+    provided = {cap for n in names for cap in catalog.components[n].provides}
+    unmet = [group for n in names for group in catalog.components[n].requires if not provided & set(group)]
+    if names and not unmet:
+        return True
+    candidates = ([p for cap in unmet[0] for p in catalog.providers(cap)] if unmet
+                  else list(catalog.components.values()))
+    for candidate in dict.fromkeys(c for c in candidates if c.category in unasked and c.name not in names):
+        # a category that takes several components stays open for more
+        left = unasked if catalog.categories[candidate.category].multiselect else unasked - {candidate.category}
+        if _can_complete(catalog, [*names, candidate.name], left):
+            return True
+    return False

@@ -105,6 +105,15 @@ def _cache_compiled_strings(environment: Any) -> None:
     environment.compile = compile_once
 
 
+def _answers_all_given(context: Any) -> bool:
+    """Whether copier asks nothing (--defaults): every answer is a default or given with -d / --data-file."""
+    conf = context.get("_copier_conf")
+    try:
+        return bool(conf["defaults"])
+    except (KeyError, TypeError):
+        return False
+
+
 class StacksExtension(ContextHook):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -122,9 +131,16 @@ class StacksExtension(ContextHook):
         def choice_error(context: Any, category: str, choice: str) -> str:
             """Why `choice` cannot be the answer to `category` given the answers so far; "" if it can.
 
-            Copier disables such a choice in the menu with this reason and refuses it from -d or a default.
+            Copier disables such a choice in the menu with this reason and refuses it from -d or a default. Asked
+            one question at a time, a choice after which no answer to the questions left can make a working stack
+            is refused too, or the last question would have no answer the menu allows; with --defaults every
+            answer is known at once, and the problem is named where it lies.
             """
-            return problems_at({**self._answers(context), category: choice}, category)
+            answers = {**self._answers(context), category: choice}
+            problems = problems_at(answers, category)
+            if problems or _answers_all_given(context):
+                return problems
+            return engine.stack.dead_end(self.catalog, answers, category)
 
         @pass_context
         def suggest(context: Any, description: Any, category: str) -> Any:

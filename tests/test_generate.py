@@ -152,3 +152,11 @@ def test_copy_from_a_git_url(tmp_path: Path) -> None:
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_src_path"] == f"git+file://{repository}"
     check_project(project, ["fastapi", "redis"], answers)
+
+
+@pytest.mark.parametrize("name", ["2048", "no", "null", "on", "0x1f", "0o17", "1e3", "true"])
+def test_a_name_yaml_would_read_as_a_number_or_boolean_stays_text(name: str, tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "p", {"project_name": name, "project_description": "Postgres"})
+    model = compose_config(project)
+    assert model["name"] == name
+    assert yaml.safe_load((project / "compose.yaml").read_text())["name"] == name

