@@ -15,6 +15,7 @@ import yaml
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "template" / "services"
 CATEGORIES_FILE = "categories.yml"
+NOT_IN_CATALOG_FILE = "not-in-catalog.yml"
 COMPONENT_FILE = "component.yml"
 NONE = "none"
 
@@ -109,6 +110,16 @@ class Runtime:
 
 
 @dataclass(frozen=True)
+class Absent:
+    """A technology people ask for that the catalog lacks, and the component it offers instead."""
+    name: str
+    label: str
+    category: str  # or "none"
+    closest: str   # a component name, or "none"
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Category:
     name: str
     label: str
@@ -155,6 +166,7 @@ class Component:
 class Catalog:
     categories: dict[str, Category]
     components: dict[str, Component]  # in questionnaire order: by category, then by name
+    absent: dict[str, Absent] = field(default_factory=dict)  # not-in-catalog.yml
 
     def in_category(self, category: str) -> list[Component]:
         return [c for c in self.components.values() if c.category == category]
@@ -169,9 +181,23 @@ def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
     loaded = [_load_component(folder, categories) for folder in found]
     order = list(categories)
     loaded.sort(key=lambda c: (order.index(c.category), c.name))
-    catalog = Catalog(categories, {c.name: c for c in loaded})
+    absent = _load_absent(directory / NOT_IN_CATALOG_FILE, categories) if (directory / NOT_IN_CATALOG_FILE).exists() else {}
+    catalog = Catalog(categories, {c.name: c for c in loaded}, absent)
     _check_catalog(catalog, directory)
     return catalog
+
+
+def _load_absent(path: Path, categories: dict[str, Category]) -> dict[str, Absent]:
+    absent = {}
+    for name, spec in _read_mapping(path).items():
+        if not isinstance(spec, dict) or set(spec) - {"label", "category", "closest", "keywords"} \
+                or not _one_line(spec.get("label")) or spec.get("category", NONE) not in (*categories, NONE):
+            raise CatalogError(f"{path}: '{name}' needs a label, a category (one of {', '.join(categories)} or none), "
+                               "keywords, and may name its closest component")
+        category = spec.get("category", NONE)
+        closest = spec.get("closest") or (categories[category].default if category != NONE else NONE)
+        absent[name] = Absent(name, str(spec["label"]), category, str(closest), _words(path, "keywords", spec.get("keywords")))
+    return absent
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
@@ -425,6 +451,16 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 and not component.http_port:
             raise CatalogError(f"{path}: its round trips send requests, so one of its ports needs http: the path that "
                                "answers when it works (e.g. http: /health)")
+    known = {kw: c.name for c in catalog.components.values() for kw in (c.name, *c.keywords)}
+    known.update({kw: cat.name for cat in catalog.categories.values() for kw in (cat.name, *cat.keywords)})
+    for entry in catalog.absent.values():
+        path = directory / NOT_IN_CATALOG_FILE
+        if entry.closest != NONE and catalog.components.get(entry.closest, None) is None:
+            raise CatalogError(f"{path}: the closest component of '{entry.name}', {entry.closest}, is not in the catalog")
+        for keyword in entry.keywords:
+            if keyword in known:
+                raise CatalogError(f"{path}: keyword '{keyword}' of '{entry.name}' already names {known[keyword]}: "
+                                   f"a component for it has joined the catalog, so delete the entry of '{entry.name}'")
     for category in catalog.categories.values():
         names = [c.name for c in catalog.in_category(category.name)]
         if category.default not in (*names, NONE):

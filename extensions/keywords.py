@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .catalog import NONE, Catalog
+from .catalog import NONE, Absent, Catalog
 
 NEGATION = re.compile(r"(?<![\w'-])(?:no|not|without|w/o|never|except|excluding|minus|skip|nor|don't|dont|do not|doesn't|does not|won't|shouldn't)(?![\w'-])")
 CLAUSE_END = re.compile(r"[,;.!?()\[\]\n]|(?<![\w-])(?:but|with|however|though|although|plus|also|yet|instead)(?![\w-])")
@@ -22,9 +22,10 @@ CLAUSE_END = re.compile(r"[,;.!?()\[\]\n]|(?<![\w-])(?:but|with|however|though|a
 class Mention:
     start: int
     end: int
-    category: str
-    component: str | None  # None: the category itself ("a frontend")
+    category: str           # "none" for a technology of no category of the catalog (Kafka)
+    component: str | None   # None: the category itself ("a frontend"), or a technology the catalog lacks
     negated: bool = False
+    absent: str | None = None  # a technology of not-in-catalog.yml ("Django")
 
 
 def _pattern(phrase: str) -> str:
@@ -33,17 +34,18 @@ def _pattern(phrase: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _matcher(catalog: Catalog) -> list[tuple[re.Pattern[str], str, str | None]]:
-    terms = [(kw, c.category, c.name) for c in catalog.components.values() for kw in (c.name, *c.keywords)]
-    terms += [(kw, cat.name, None) for cat in catalog.categories.values() for kw in (cat.name, *cat.keywords)]
-    return [(re.compile(_pattern(kw)), category, component) for kw, category, component in terms]
+def _matcher(catalog: Catalog) -> list[tuple[re.Pattern[str], str, str | None, str | None]]:
+    terms = [(kw, c.category, c.name, None) for c in catalog.components.values() for kw in (c.name, *c.keywords)]
+    terms += [(kw, cat.name, None, None) for cat in catalog.categories.values() for kw in (cat.name, *cat.keywords)]
+    terms += [(kw, a.category, None, a.name) for a in catalog.absent.values() for kw in a.keywords]
+    return [(re.compile(_pattern(kw)), category, component, absent) for kw, category, component, absent in terms]
 
 
 def find_mentions(description: str, catalog: Catalog) -> list[Mention]:
     text = description.lower().replace("\u2019", "'")
     found = [
-        Mention(m.start(), m.end(), category, component)
-        for pattern, category, component in _matcher(catalog)
+        Mention(m.start(), m.end(), category, component, absent=absent)
+        for pattern, category, component, absent in _matcher(catalog)
         for m in pattern.finditer(text)
     ]
     # A phrase inside a longer one is not a mention of its own: "proxy" in "reverse proxy".
@@ -53,7 +55,8 @@ def find_mentions(description: str, catalog: Catalog) -> list[Mention]:
         if mentions and mention.start < mentions[-1].end:
             continue
         negated = _negated(text, mention.start)
-        mentions.append(Mention(mention.start, mention.end, mention.category, mention.component, negated))
+        mentions.append(Mention(mention.start, mention.end, mention.category, mention.component, negated,
+                                mention.absent))
     return mentions
 
 
@@ -66,15 +69,25 @@ def _negated(text: str, position: int) -> bool:
     return not ends or cues[-1] > ends[-1]
 
 
+def absent_mentions(description: str, catalog: Catalog) -> list[Absent]:
+    """The technologies the description asks for that the catalog lacks, in the order it names them."""
+    names = [m.absent for m in find_mentions(description or "", catalog) if m.absent and not m.negated]
+    return [catalog.absent[name] for name in dict.fromkeys(names)]
+
+
 def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[str]]:
     """The answer each category question should default to, for this description.
 
     No positive mention at all (an empty or unrelated description) suggests every category's default, minus
-    what is refused; otherwise only what the description asks for, plus what that needs to run.
+    what is refused; otherwise only what the description asks for, plus what that needs to run. A technology
+    the catalog lacks (not-in-catalog.yml) counts as asking for its closest component, which the questions'
+    help and the after-copy message name as such.
     """
     mentions = find_mentions(description or "", catalog)
     refused_components = {m.component for m in mentions if m.negated and m.component}
-    refused_categories = {m.category for m in mentions if m.negated and m.component is None}
+    refused_categories = {m.category for m in mentions if m.negated and m.component is None and not m.absent}
+    mentions = [Mention(m.start, m.end, m.category, catalog.absent[m.absent].closest, m.negated, m.absent)
+                if m.absent else m for m in mentions]
     wanted = [m for m in mentions if not m.negated and m.category not in refused_categories
               and m.component not in refused_components]
     chosen: dict[str, list[str]] = {name: [] for name in catalog.categories}
@@ -87,6 +100,8 @@ def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[st
             if category.name not in refused_categories and usable(category.default):
                 chosen[category.name] = [category.default]
     for mention in wanted:
+        if mention.category == NONE or mention.component == NONE:
+            continue  # a technology of no category: named in the help, nothing to choose
         picks = chosen[mention.category]
         category = catalog.categories[mention.category]
         pick = mention.component

@@ -157,6 +157,37 @@ class StacksExtension(ContextHook):
         def stack_error(context: Any, question: str) -> str:
             return problems_at(self._answers(context), question)
 
+        def absent_note(description: Any, category: str) -> str:
+            """For the help of `category`'s question: what the description names that the catalog lacks (the
+            first category's question also names those of no category)."""
+            absent = engine.keywords.absent_mentions(str(description or ""), self.catalog)
+            own = [a for a in absent if a.category == category]
+            notes = []
+            if own:
+                closest = self.catalog.components.get(own[0].closest)
+                notes.append(f"{' and '.join(a.label for a in own)} {'is' if len(own) == 1 else 'are'} not in the "
+                             "catalog" + (f"; the closest is {closest.label}" if closest else ""))
+            uncategorised = [a.label for a in absent if a.category == "none"]
+            if uncategorised and category == next(iter(self.catalog.categories)):
+                notes.append(f"not in the catalog, nor anything like it: {', '.join(uncategorised)}")
+            return f" ({'; '.join(notes)})" if notes else ""
+
+        @pass_context
+        def not_in_catalog(context: Any, description: Any) -> list[str]:
+            """One sentence per technology the description names that the catalog lacks, and what the stack
+            has instead: for the after-copy message and the project's README."""
+            stack = context.get("stack") or self._stack(context)
+            sentences = []
+            for absent in engine.keywords.absent_mentions(str(description or ""), self.catalog):
+                if absent.category == "none":
+                    sentences.append(f"{absent.label} is not in the stacks catalog, nor anything like it.")
+                    continue
+                label = self.catalog.categories[absent.category].label
+                instead = [c.label for c in stack.components if c.category == absent.category]
+                sentences.append(f"{absent.label} is not in the stacks catalog: the {label} is {' and '.join(instead)} instead."
+                                 if instead else f"{absent.label} is not in the stacks catalog, and this stack has no {label}.")
+            return sentences
+
         environment.filters.update(
             slugify=slugify,
             project_name_error=project_name_error,
@@ -164,6 +195,9 @@ class StacksExtension(ContextHook):
             suggest=suggest,
             choice_error=choice_error,
             stack_error=stack_error,
+            absent_note=absent_note,
+            not_in_catalog=not_in_catalog,
+            in_git_work_tree=lambda path: any((p / ".git").exists() for p in [Path(str(path)).resolve(), *Path(str(path)).resolve().parents]),
             yaml_str=engine.stack.yaml_scalar,
             toml_str=toml_str,
             py_str=py_str,
@@ -176,10 +210,13 @@ class StacksExtension(ContextHook):
         keys = [*self.catalog.categories, "host_port_offset", "publish_datastores"]
         return {key: context.get(key) for key in keys}
 
-    def hook(self, context: dict[str, Any]) -> None:
+    def _stack(self, context: Any) -> Any:
         answers = self._answers(context)
         key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items())
         if key not in self._stacks:
             self._stacks[key] = self.engine.stack.Stack(self.catalog, answers)
-        context["stack"] = self._stacks[key]
+        return self._stacks[key]
+
+    def hook(self, context: dict[str, Any]) -> None:
+        context["stack"] = self._stack(context)
         context["catalog"] = self.catalog.components

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 from projects import (
-    CATALOG, REPO, answers_for, compose_config, copy_project, pairwise_stacks, project_files, read_env, with_requirements,
+    CATALOG, REPO, answers_for, compose_config, copier, copy_project, git, pairwise_stacks, project_files, read_env,
+    with_requirements,
 )
 
 from extensions.stack import Stack
@@ -160,3 +161,30 @@ def test_a_name_yaml_would_read_as_a_number_or_boolean_stays_text(name: str, tmp
     model = compose_config(project)
     assert model["name"] == name
     assert yaml.safe_load((project / "compose.yaml").read_text())["name"] == name
+
+
+def test_after_copy_and_readme_say_what_was_generated_and_what_the_catalog_lacks(tmp_path: Path) -> None:
+    """With --defaults nothing is asked, so the after-copy message names the services, and, like the README,
+    each technology the description names that the catalog lacks, with what the stack has instead."""
+    description = "Django app with a MySQL database, events in Kafka"
+    result = copier("copy", "--trust", "--defaults", "--vcs-ref=HEAD", "-d", f"project_description={description}",
+                    str(REPO), str(tmp_path / "shop"))
+    said = result.stderr + result.stdout
+    sentences = ["Django is not in the stacks catalog: the backend is FastAPI instead.",
+                 "MySQL is not in the stacks catalog: the database is PostgreSQL instead.",
+                 "Kafka is not in the stacks catalog, nor anything like it."]
+    assert f"Your stack is ready in {tmp_path / 'shop'}: FastAPI, PostgreSQL." in said, said
+    assert all(sentence in said for sentence in sentences), said
+    assert "git init" in said and "make up      # build and start it, and wait until every service is healthy" in said
+    readme = (tmp_path / "shop" / "README.md").read_text()
+    assert all(f"- {sentence}" in readme for sentence in sentences), readme[:800]
+
+
+def test_after_copy_message_in_an_existing_repository_says_neither_cd_nor_git_init(tmp_path: Path) -> None:
+    project = tmp_path / "shop"
+    project.mkdir()
+    git(project, "init", "-q")
+    result = copier("copy", "--trust", "--defaults", "--vcs-ref=HEAD", str(REPO), ".", cwd=project)
+    said = result.stderr + result.stdout
+    assert "Your stack is ready in ." in said
+    assert "cd ." not in said and "git init" not in said and "git add -A && git commit" in said, said

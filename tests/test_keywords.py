@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from projects import CATALOG
 
 from extensions.catalog import load_catalog
-from extensions.keywords import find_mentions, suggest_stack
+from extensions.keywords import absent_mentions, find_mentions, suggest_stack
 
 FULL = {"backend": "fastapi", "frontend": "react", "database": "postgres", "cache": "redis", "proxy": "nginx"}
 
@@ -63,7 +64,7 @@ def test_suggested_stack(description: str, stack: dict[str, str]) -> None:
 )
 def test_words_inside_other_words_are_not_mentions(description: str, tmp_path: Path) -> None:
     catalog = _catalog_with(tmp_path, express=("backend", ["express", "node.js", "nodejs"]), getter=("backend", ["get"]))
-    assert find_mentions(description, catalog) == []
+    assert [m for m in find_mentions(description, catalog) if not m.absent] == []  # MongoDB is named, as absent
 
 
 def test_node_synonyms_pick_a_component_that_declares_them(tmp_path: Path) -> None:
@@ -95,6 +96,11 @@ def _catalog_with(tmp_path: Path, **components: tuple[str, list[str]]):
         with (services / "categories.yml").open("a") as categories:
             categories.write("\nmonitoring:\n  label: monitoring\n  multiselect: true\n  default: prometheus\n"
                              "  keywords: [monitoring, observability]\n")
+    # as an author does when a component joins: its entry leaves not-in-catalog.yml
+    absent_file = services / "not-in-catalog.yml"
+    absent = yaml.safe_load(absent_file.read_text())
+    taken = {word for name, (_, keywords) in components.items() for word in (name, *keywords)}
+    absent_file.write_text(yaml.safe_dump({k: v for k, v in absent.items() if not taken & {k, *v["keywords"]}}))
     for name, (category, keywords) in components.items():
         (services / name).mkdir()
         (services / name / "component.yml").write_text(
@@ -111,3 +117,41 @@ def test_a_multiselect_category_suggests_every_component_it_names(tmp_path: Path
     assert suggest_stack("FastAPI with monitoring, but no grafana", catalog)["monitoring"] == ["prometheus"]
     assert suggest_stack("", catalog)["monitoring"] == ["prometheus"]
     assert suggest_stack("FastAPI", catalog)["monitoring"] == []
+
+
+# --- technologies the catalog lacks (template/services/not-in-catalog.yml) -------------------------------------------
+
+@pytest.mark.parametrize(
+    ("description", "stack", "absent"),
+    [
+        # named, then offered its category's closest component: never silently swapped, never all five defaults
+        ("Django app with a MySQL database", expect(backend="fastapi", database="postgres"), ["Django", "MySQL"]),
+        ("Flask app with SQLite", expect(backend="fastapi", database="postgres"), ["Flask", "SQLite"]),
+        ("A Rails app", expect(backend="fastapi"), ["Ruby on Rails"]),
+        ("Go microservice with Kafka", expect(backend="fastapi"), ["Go", "Kafka"]),
+        ("A Vue frontend on a FastAPI backend", expect(backend="fastapi", frontend="react"), ["Vue"]),
+        # refused or merely English: nothing absent is named
+        ("FastAPI, no Django", expect(backend="fastapi"), []),
+        ("Ready to go: an express delivery tracker with FastAPI", expect(backend="fastapi"), []),
+        ("A springboard for rails-free ideas", FULL, []),
+    ],
+)
+def test_a_technology_the_catalog_lacks_is_named_and_offered_its_closest(description: str, stack: dict[str, str],
+                                                                         absent: list[str]) -> None:
+    assert suggest_stack(description, CATALOG) == stack
+    assert [a.label for a in absent_mentions(description, CATALOG)] == absent
+
+
+def test_a_component_joining_the_catalog_must_leave_not_in_catalog(tmp_path: Path) -> None:
+    import shutil
+
+    from extensions.catalog import CatalogError
+
+    services = tmp_path / "services"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "template" / "services", services)
+    (services / "mysql").mkdir()
+    (services / "mysql" / "component.yml").write_text(yaml.safe_dump(
+        {"label": "MySQL", "category": "database", "summary": "relational database", "keywords": ["mysql"],
+         "image": "mysql:8.4.3", "datastore": True, "provides": {"sql-database": {}}}))
+    with pytest.raises(CatalogError, match="already names mysql: a component for it has joined the catalog"):
+        load_catalog(services)

@@ -86,3 +86,19 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     chosen = [answers[category] for category in ("backend", "frontend", "database", "cache", "proxy")]
     assert chosen == ["none", "none", "none", "redis", "none"]
+
+
+def test_help_names_what_the_catalog_lacks_before_the_question(tmp_path: Path) -> None:
+    session = spawn_copier(tmp_path / "shop")
+    for prompt, answer in (("Project name", ""), ("Short name", ""), ("What is it", "Django with MySQL and Kafka")):
+        session.expect(prompt)
+        session.sendline(answer)
+    session.expect(r"Backend \(Django is not in the catalog; the closest is FastAPI; not in the catalog, nor anything "
+                   r"like it: Kafka\)")
+    session.expect(selected("FastAPI"))
+    session.send(ENTER)
+    session.expect("Frontend")
+    session.send(ENTER)
+    session.expect(r"Database \(MySQL is not in the catalog; the closest is PostgreSQL\)")
+    session.expect(selected("PostgreSQL"))
+    session.close(force=True)
