@@ -75,6 +75,11 @@ def absent_mentions(description: str, catalog: Catalog) -> list[Absent]:
     return [catalog.absent[name] for name in dict.fromkeys(names)]
 
 
+def refuses(description: str, category: str, catalog: Catalog) -> bool:
+    """Whether the description refuses `category` or any of its components ("no proxy", "without nginx")."""
+    return any(m.negated and m.category == category and not m.absent for m in find_mentions(description, catalog))
+
+
 def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[str]]:
     """The answer each category question should default to, for this description.
 

@@ -116,8 +116,13 @@ class Stack:
         """Datastores only when asked; a service a proxy routes never: the proxy is the one entry point, where the
         frontend finds the API under its path (on a port of its own, the page would ask itself for the API)."""
         if component.datastore:
-            return self.publish_datastores
+            return self.publish_datastores or not self.consumers(component.name)
         return not self.routed_by(component.name)
+
+    def consumers(self, name: str) -> list[str]:
+        """The services of the stack wired to `name`. A datastore nothing uses is published on 127.0.0.1 (a
+        database for local development), since no service of the stack could reach it otherwise."""
+        return [edge.consumer for edge in self.edges if edge.provider == name]
 
     def routed_by(self, name: str) -> list[Component]:
         """The proxies of the stack that route a capability `name` provides."""
@@ -226,6 +231,14 @@ class Stack:
                 env, prefix = endpoint
                 endpoints.append((component.name, env, prefix + component.http_port.http))
         return endpoints
+
+    def router_in(self, category: str) -> str | None:
+        """A component of `category` that would route two or more capabilities the stack provides (a page and the
+        API it calls need one origin), the category's default first; None if the stack needs none."""
+        provided = {cap for c in self.components for cap in c.provides}
+        default = self.catalog.categories[category].default
+        routers = sorted(self.catalog.in_category(category), key=lambda c: c.name != default)
+        return next((c.name for c in routers if len(provided & set(c.routes)) >= 2), None)
 
     def public_path(self, capability: str) -> str | None:
         """The path under which a reverse proxy of the stack serves `capability`, if one does."""

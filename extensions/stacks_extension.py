@@ -149,6 +149,8 @@ class StacksExtension(ContextHook):
             suggestion = suggest_stack(str(description or ""))[category]
             if self.catalog.categories[category].multiselect:
                 return suggestion
+            if suggestion == "none" and not engine.keywords.refuses(str(description or ""), category, self.catalog):
+                suggestion = self._stack(context).router_in(category) or suggestion
             others = [c.name for c in self.catalog.in_category(category)]
             candidates = dict.fromkeys([suggestion, self.catalog.categories[category].default, *others, "none"])
             return next((c for c in candidates if not choice_error(context, category, c)), suggestion)

@@ -175,3 +175,14 @@ def test_backend_tests_fail_loudly_without_servers(project: Path) -> None:
     result = make(project, "test", "TEST_DATABASE_URL=", "TEST_REDIS_URL=", folder="services/fastapi", servers={})
     assert result.returncode != 0
     assert "TEST_DATABASE_URL" in result.stdout + result.stderr
+
+
+def test_frontend_without_a_proxy_says_why_it_shows_no_api_status(tmp_path: Path) -> None:
+    """A page and an API with no reverse proxy between them: the page's own tests show it names the reason."""
+    project = copy_project(tmp_path / "p", answers_for(["fastapi", "react"], project_name="Unrouted"))
+    assert "API_PATH: string | null = null;" in (project / "services/react/src/config.ts").read_text()
+    result = make(project, "test", folder="services/react", servers={})
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+    assert result.returncode == 0, output[-3000:]
+    cases = sum(p.read_text().count("\n  it(") for p in (project / "services/react/src").rglob("*.test.ts*"))
+    assert re.search(rf"Tests\s+{cases} passed \({cases}\)", output), output[-2000:]

@@ -54,10 +54,11 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     for service, port in published:
         component = CATALOG.components[service]
         assert int(port["published"]) == int(env[component.ports[0].env])
-        if component.datastore:
-            assert answers.get("publish_datastores") and port["host_ip"] == "127.0.0.1"
+        if component.datastore:  # asked for, or nothing in the stack uses it: on 127.0.0.1 only
+            assert answers.get("publish_datastores") or not stack.consumers(service)
+            assert port["host_ip"] == "127.0.0.1"
     for name in names:
-        if CATALOG.components[name].datastore and not answers.get("publish_datastores"):
+        if CATALOG.components[name].datastore and not answers.get("publish_datastores") and stack.consumers(name):
             assert "ports" not in model["services"][name]
         if stack.routed_by(name):  # reached through the proxy, the one entry point
             assert "ports" not in model["services"][name]
@@ -188,3 +189,30 @@ def test_after_copy_message_in_an_existing_repository_says_neither_cd_nor_git_in
     said = result.stderr + result.stdout
     assert "Your stack is ready in ." in said
     assert "cd ." not in said and "git init" not in said and "git add -A && git commit" in said, said
+
+
+@pytest.mark.parametrize(("description", "proxy"), [("A React page on a FastAPI backend", "nginx"),
+                                                     ("A React page on a FastAPI backend, no proxy", "none"),
+                                                     ("A FastAPI backend", "none")])
+def test_a_page_and_its_api_are_offered_a_proxy_unless_refused(description: str, proxy: str, tmp_path: Path) -> None:
+    """Without a reverse proxy the page cannot reach the API (another origin, no CORS): suggested when both are
+    in the stack; refused, the page says why it shows no API status."""
+    project = copy_project(tmp_path / "p", {"project_description": description})
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["proxy"] == proxy
+    config = project / "services/react/src/config.ts"
+    if config.exists():
+        assert ("API_PATH: string | null = null;" in config.read_text()) == (proxy == "none")
+        assert "API_IN_STACK: boolean = true;" in config.read_text()
+
+
+def test_a_datastore_nothing_uses_is_published_on_localhost_and_said_so(tmp_path: Path) -> None:
+    result = copier("copy", "--trust", "--defaults", "--vcs-ref=HEAD", "-d",
+                    "project_description=just Postgres and Redis for local development", str(REPO), str(tmp_path / "p"))
+    model = compose_config(tmp_path / "p")
+    for service, port in (("postgres", 5432), ("redis", 6379)):
+        assert model["services"][service]["ports"][0]["host_ip"] == "127.0.0.1"
+        assert model["services"][service]["ports"][0]["published"] == str(port)
+    said = result.stderr + result.stdout
+    assert "PostgreSQL is published on 127.0.0.1:5432 (POSTGRES_HOST_PORT in .env): no service of the stack uses it" in said
+    assert "- `postgres` is published on 127.0.0.1 only: no service of the stack uses it" in (tmp_path / "p/README.md").read_text()

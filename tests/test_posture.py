@@ -273,6 +273,7 @@ def test_nginx_configs_pass_nginx_t(name: str, project: Path, tmp_path: Path) ->
 def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
     names, extra = STACKS[name]
     model = compose_config(project)
+    stack = Stack(CATALOG, yaml.safe_load((project / ".copier-answers.yml").read_text()))
     problems = []
     for service_name, service in model["services"].items():
         runtime = CATALOG.components[service_name].runtime
@@ -313,12 +314,11 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
             check(not missing, f"healthcheck calls {sorted(missing)}, which {image} does not have", "healthcheck")
 
         if CATALOG.components[service_name].datastore:
+            # private, unless asked for or used by nothing in the stack; then on 127.0.0.1 only
             ports = service.get("ports", [])
-            if extra.get("publish_datastores"):
-                check(all(p.get("host_ip") == "127.0.0.1" for p in ports),
-                      f"a datastore is published beyond 127.0.0.1: {ports}")
-            else:
-                check(not ports, f"a datastore is published: {ports}")
+            check(all(p.get("host_ip") == "127.0.0.1" for p in ports), f"a datastore is published beyond 127.0.0.1: {ports}")
+            if not extra.get("publish_datastores") and stack.consumers(service_name):
+                check(not ports, f"a datastore that the stack uses is published: {ports}")
 
         # an exception is said in the fragment, where a reader of the service sees it
         fragment = (project / "services" / service_name / "compose.yaml").read_text()

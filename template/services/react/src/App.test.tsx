@@ -1,8 +1,8 @@
 import { renderToString } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import App from "./App.tsx";
-import { API_PATH, PROJECT_DESCRIPTION, PROJECT_NAME } from "./config.ts";
-import { API_STATE_LABELS, apiStateFromHealth } from "./health.ts";
+import { API_IN_STACK, API_PATH, PROJECT_DESCRIPTION, PROJECT_NAME } from "./config.ts";
+import { API_STATE_LABELS, API_UNROUTED_LABEL, apiStateFromHealth } from "./health.ts";
 
 // Same escaping React applies to text content in server rendering.
 function escapeHtml(text: string): string {
@@ -28,6 +28,11 @@ describe("App", () => {
     } else {
       expect(html).toContain(escapeHtml(PROJECT_DESCRIPTION));
     }
+  });
+
+  it("says why the page cannot reach an API that no proxy serves beside it, and never stays silent", () => {
+    const said = html.includes(escapeHtml(API_UNROUTED_LABEL));
+    expect(said).toBe(API_PATH === null && API_IN_STACK);
   });
 
   it("shows the API status only when the stack has an API", () => {

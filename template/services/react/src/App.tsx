@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
-import { API_PATH, PROJECT_DESCRIPTION, PROJECT_NAME } from "./config.ts";
-import { API_STATE_LABELS, checkApi, type ApiState } from "./health.ts";
+import { API_IN_STACK, API_PATH, PROJECT_DESCRIPTION, PROJECT_NAME } from "./config.ts";
+import { API_STATE_LABELS, API_UNROUTED_LABEL, checkApi, type ApiState } from "./health.ts";
 
 function ApiStatus({ apiPath }: { apiPath: string }) {
   const [state, setState] = useState<ApiState>("checking");
@@ -26,6 +26,11 @@ export default function App() {
       <h1>{PROJECT_NAME}</h1>
       {PROJECT_DESCRIPTION !== "" && <p className="description">{PROJECT_DESCRIPTION}</p>}
       {API_PATH !== null && <ApiStatus apiPath={API_PATH} />}
+      {API_PATH === null && API_IN_STACK && (
+        <p className="api-status api-status--unreachable" role="status">
+          {API_UNROUTED_LABEL}
+        </p>
+      )}
     </main>
   );
 }

@@ -27,6 +27,10 @@ export async function checkApi(
   }
 }
 
+/** The stack has an API, but no reverse proxy serves it beside this page, so the page cannot ask it. */
+export const API_UNROUTED_LABEL =
+  "API: not reachable from this page, which needs a reverse proxy to serve the API beside it";
+
 export const API_STATE_LABELS: Record<ApiState, string> = {
   checking: "API: checking…",
   up: "API: up",
