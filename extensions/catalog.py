@@ -87,6 +87,7 @@ class Port:
     host: tuple[int, ...]
     help: str
     http: str | None = None  # the path that answers 200 when the service on this port works (make smoke)
+    link: str = "/"          # the page a person opens, which the project's README links to
 
 
 @dataclass(frozen=True)
@@ -348,9 +349,11 @@ def _port(path: Path, spec: Any) -> Port:
     try:
         host = spec["host"] if isinstance(spec["host"], list) else [spec["host"]]
         port = Port(env=spec["env"], container=int(spec["container"]), host=tuple(int(h) for h in host),
-                    help=str(spec["help"]), http=spec.get("http"))
+                    help=str(spec["help"]), http=spec.get("http"), link=str(spec.get("link", "/")))
     except (KeyError, TypeError, ValueError):
         raise CatalogError(f"{path}: each port needs env, container, host (preferred host ports) and help") from None
+    if not re.match(r"^/\S*$", port.link):
+        raise CatalogError(f"{path}: port {port.env}: link is the path of the page a person opens, e.g. /docs")
     if port.http is not None and not (isinstance(port.http, str) and re.match(r"^/\S*$", port.http)):
         raise CatalogError(f"{path}: port {port.env}: http is the path that answers 200 when the service works, "
                            "e.g. /health")

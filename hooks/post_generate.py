@@ -42,6 +42,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "extensions")]  # beside it in a pr
 from credentials import new_secret  # noqa: E402
 
 COMPOSE_FILE = "compose.yaml"
+RETIRED_KEYS_FILE = ".stacks/retired-keys"
 BESIDE_FILE = "compose.new.yaml"
 FRAGMENTS = "services/*/compose.yaml"
 TOP_LEVEL_KEYS = ("services", "networks", "volumes", "configs", "secrets")
@@ -184,9 +185,14 @@ def write_compose(project_dir: Path, text: str) -> Path:
         current = target.read_text(encoding="utf-8")
         if current != text and not _untouched(current):
             _write_text(beside, text)
-            say(f"{COMPOSE_FILE} was edited by hand, so it is left as it is. The assembly of the fragments is in "
-                f"{BESIDE_FILE}: move your edits into the fragments (services/<name>/compose.yaml), then replace "
-                f"{COMPOSE_FILE} with {BESIDE_FILE}.")
+            if DIGEST.search(current):
+                say(f"{COMPOSE_FILE} was edited by hand, so it is left as it is. The assembly of the fragments is in "
+                    f"{BESIDE_FILE}: move your edits into the fragments (services/<name>/compose.yaml), then replace "
+                    f"{COMPOSE_FILE} with {BESIDE_FILE}.")
+            else:
+                say(f"{COMPOSE_FILE} was there already and stacks did not write it, so it is kept as it is; the "
+                    f"assembly of the fragments is in {BESIDE_FILE}. Compare the two, then replace {COMPOSE_FILE} "
+                    f"with {BESIDE_FILE} (or move what you need from it into services/<name>/compose.yaml).")
             return beside
     _write_text(target, text)
     if beside.exists() and _untouched(beside.read_text(encoding="utf-8")):
@@ -396,20 +402,52 @@ def _services_and_volumes(text: str, project: str) -> tuple[set[str], dict[str, 
         return set(), {}
     if not isinstance(data, dict):
         return set(), {}
+    project = str(data.get("name") or project)
     services = data.get("services") if isinstance(data.get("services"), dict) else {}
     volumes = data.get("volumes") if isinstance(data.get("volumes"), dict) else {}
-    docker_names = {name: (spec or {}).get("name") or f"{data.get('name') or project}_{name}"
+    docker_names = {name: (spec or {}).get("name") or f"{project}_{name}"
                     for name, spec in volumes.items() if not isinstance(spec, dict) or not spec.get("external")}
     return set(services), {name: str(value) for name, value in docker_names.items()}
 
 
+def _compose_name(text: str) -> str | None:
+    match = re.search(r"^name: *\"?([^\"\n]+)\"?$", text, re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
 def report_left_behind(project_dir: Path, before: str, after: str, project: str, changes: EnvChanges) -> None:
-    """Say what the stack no longer uses but stacks kept: containers, data volumes, .env keys, folders."""
+    """Say what the stack no longer uses but stacks kept: containers, data volumes, .env keys, folders. Compared
+    with the assembly compose.yaml held before, if stacks wrote it (a compose file of someone else's is not a
+    stack that services left)."""
+    if not DIGEST.search(before):
+        before = ""
+    old_name = _compose_name(before)
+    if old_name and old_name != project:
+        _, old_volumes = _services_and_volumes(before, project)
+        volumes = sorted(old_volumes.values())
+        say(f"the compose project is now {project}, no longer {old_name}: the containers of {old_name} still run and "
+            f"hold their ports (stop them: docker compose --project-name {old_name} down), and its data volumes "
+            f"keep their names{': ' + ', '.join(volumes) if volumes else ''}, so {project} starts with empty ones. "
+            f"To keep the data, copy each into the new volume (docker run --rm -v OLD:/from -v NEW:/to "
+            f"busybox cp -a /from/. /to/), or set project_slug back to {old_name}")
+        return
     old_services, old_volumes = _services_and_volumes(before, project)
     new_services, new_volumes = _services_and_volumes(after, project)
     if gone := sorted(old_services - new_services):
         say(f"{', '.join(gone)} left the stack. Stop their containers with: docker compose up --detach "
             "--remove-orphans (or make down)")
+        for service in gone:
+            succeeded, out = _run(["git", "-C", str(project_dir), "diff", "--name-only", "--diff-filter=D", "HEAD",
+                                   "--", f"services/{service}/"])
+            if removed := (out.split() if succeeded else []):
+                # a file with more than one commit was changed after it was generated: by you, or an update
+                changed = [path for path in removed
+                           if _run(["git", "-C", str(project_dir), "rev-list", "--count", "HEAD", "--", path])[1].strip()
+                           not in ("", "1")]
+                say(f"removed with {service}: the {len(removed)} files it was generated with"
+                    + (f", these changed since (by you or an update): {', '.join(changed)}" if changed else "")
+                    + f". git has them all: git diff --stat HEAD -- services/{service}/ lists them, "
+                    "git checkout HEAD -- <file> brings one back")
     if volumes := sorted(docker for name, docker in old_volumes.items() if name not in new_volumes):
         say(f"kept the data volume{'s' if len(volumes) > 1 else ''} {', '.join(volumes)}: compose no longer "
             f"uses {'them' if len(volumes) > 1 else 'it'}, and the data stays until you delete it yourself "
@@ -425,6 +463,33 @@ def report_left_behind(project_dir: Path, before: str, after: str, project: str,
                 shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
                 say(f"services/{folder.name}/ has no compose.yaml, so it is not part of the stack; its files are "
                     f"left as they are ({shown}): delete the folder when you no longer need them")
+
+
+def retired_keys(project_dir: Path, given: str | None) -> frozenset[str]:
+    """The .env keys of catalog components not in the stack: as given, or as the project was last rendered
+    with (so make compose, after a conflict of an update is resolved, retires them as the update would have)."""
+    if given is None:
+        path = project_dir / RETIRED_KEYS_FILE
+        given = path.read_text(encoding="utf-8") if path.exists() else ""
+    return frozenset(key.strip() for key in given.replace("\n", ",").split(",") if key.strip())
+
+
+def report_port_defaults(project_dir: Path) -> None:
+    """After an update: host ports .env keeps that differ from their defaults in .env.example (a changed
+    host_port_offset moves the defaults, and the documents show those), with how to take the default."""
+    example, env = project_dir / ".env.example", project_dir / ".env"
+    if not (example.exists() and env.exists()):
+        return
+    defaults = {key: value for key, value, _, marks in _example_entries(example.read_text(encoding="utf-8"))
+                if "port" in marks}
+    values = {m.group(1): line.split("=", 1)[1].strip() for line in env.read_text(encoding="utf-8").splitlines()
+              if (m := ENV_KEY.match(line))}
+    differ = [f"{key}={values[key]} (default {default})" for key, default in defaults.items()
+              if key in values and values[key] != default]
+    if differ:
+        say(f".env keeps host ports other than their defaults, which README.md and compose.yaml show: "
+            f"{', '.join(differ)}. Keep them if you chose them; to take a default, set it in .env (or delete the "
+            "line and run make env), then make up")
 
 
 # --- main --------------------------------------------------------------------------------------------------
@@ -443,8 +508,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the Docker Compose v2 command to run (COMMAND if it is one), for the Makefile")
     parser.add_argument("--mode", choices=MODES, default="full",
                         help="; ".join(f"{mode}: {what}" for mode, what in MODES.items()))
-    parser.add_argument("--retired-keys", default="",
-                        help="comma-separated .env keys of components no longer in the stack: commented out")
+    parser.add_argument("--retired-keys", default=None,
+                        help="comma-separated .env keys of components no longer in the stack: commented out "
+                             f"(default: those listed in {RETIRED_KEYS_FILE}, written with the project)")
     parser.add_argument("--keep-copy-on-failure", default="False",
                         help="True when copier deletes the project if this hook fails")
     args = parser.parse_args(argv)
@@ -474,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         assembly = assemble_compose(project_dir, args.project)
         compose_file = write_compose(project_dir, assembly)
-        changes = write_env(project_dir, frozenset(filter(None, args.retired_keys.split(","))))
+        changes = write_env(project_dir, retired_keys(project_dir, args.retired_keys))
     except HookError as error:
         say(f"error: {error}")
         return 0 if args.mode == "after-update" else 1
@@ -485,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     if changes.restored:
         say(f".env: restored {', '.join(changes.restored)}, kept from when their service left the stack")
     report_left_behind(project_dir, before, assembly, args.project, changes)
+    if args.mode == "after-update":
+        report_port_defaults(project_dir)
     result = validate_compose(project_dir, compose_file)
     if result is None:
         say(f"warning: {NO_COMPOSE}; so the compose file was not validated. The project is usable; after "

@@ -153,9 +153,9 @@ def copier(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return result
 
 
-def release(repo: Path, tag: str, files_from: Path | None = None, archive: str | None = None) -> None:
+def release(repo: Path, tag: str | None, files_from: Path | None = None, archive: str | None = None) -> str:
     """Replace the template repository's tree with the working tree of `files_from` (or a commit of this
-    repository, `archive`), commit it and tag it `tag`."""
+    repository, `archive`), commit it and tag it `tag` (no tag: None); the commit's hash."""
     for path in repo.iterdir():
         if path.name != ".git":
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -170,8 +170,10 @@ def release(repo: Path, tag: str, files_from: Path | None = None, archive: str |
                 (repo / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, repo / name)
     git(repo, "add", "-A")
-    git(repo, "commit", "-qm", f"release {tag}", "--allow-empty")
-    git(repo, "tag", tag)
+    git(repo, "commit", "-qm", f"release {tag or 'untagged'}", "--allow-empty")
+    if tag:
+        git(repo, "tag", tag)
+    return git(repo, "rev-parse", "HEAD").strip()
 
 
 def new_template_repo(folder: Path) -> Path:

@@ -216,3 +216,16 @@ def test_a_datastore_nothing_uses_is_published_on_localhost_and_said_so(tmp_path
     said = result.stderr + result.stdout
     assert "PostgreSQL is published on 127.0.0.1:5432 (POSTGRES_HOST_PORT in .env): no service of the stack uses it" in said
     assert "- `postgres` is published on 127.0.0.1 only: no service of the stack uses it" in (tmp_path / "p/README.md").read_text()
+
+
+def test_copy_over_a_compose_file_of_someone_else_keeps_it_and_says_where_the_new_one_went(tmp_path: Path) -> None:
+    destination = tmp_path / "existing"
+    destination.mkdir()
+    theirs = "services:\n  legacy:\n    image: busybox:1.37.0\n"
+    (destination / "compose.yaml").write_text(theirs)
+    result = copier("copy", "--trust", "--defaults", "--overwrite", "--vcs-ref=HEAD", str(REPO), str(destination))
+    said = result.stderr + result.stdout
+    assert (destination / "compose.yaml").read_text() == theirs
+    assert "compose.yaml was there already and stacks did not write it, so it is kept" in said, said
+    assert "compose.new.yaml" in said and (destination / "compose.new.yaml").exists()
+    assert "left the stack" not in said and "edited by hand" not in said

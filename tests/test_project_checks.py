@@ -255,7 +255,8 @@ def test_make_config_never_reports_a_broken_env_as_valid(compose: str, full_proj
 
 
 def test_make_help_lists_one_target_per_line(full_project: Path) -> None:
-    result = subprocess.run(["make", "help"], cwd=full_project, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(["make", "--no-print-directory", "help"], cwd=full_project, capture_output=True, text=True,
+                            timeout=60)
     lines = result.stdout.splitlines()
     targets = re.findall(r"^([a-z]+):.*## ", (full_project / "Makefile").read_text(), re.M)
     assert [line.split()[1] for line in lines] == targets

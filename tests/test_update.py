@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from projects import REPO, commit_all, compose_config, copier, git, new_template_repo, project_files, read_env, release
+from projects import (
+    REPO, commit_all, compose_config, copier, git, new_template_repo, project_files, read_env, release, run_hook,
+)
 
 FIRST_RELEASE = "ed0d6c8"  # 0.1.0, the first version of the template that landed; its .env keys were *_PORT
 SECRET = re.compile(r"^[A-Za-z0-9]{43}$")
@@ -257,3 +259,92 @@ def test_add_then_remove_components_round_trip(versions: Path, tmp_path: Path) -
     env = read_env(project / ".env")
     assert {k: env[k] for k in secrets} == secrets
     assert "restored" in restored.stderr and "#POSTGRES_PASSWORD" not in (project / ".env").read_text()
+
+
+# --- what an update leaves behind, said ---------------------------------------------------------------------------
+
+def resolve_keeping_ours(path: Path) -> None:
+    """Resolve every conflict block of a file in favour of the project's side (the first of the block)."""
+    text = re.sub(r"^<<<<<<< [^\n]*\n(.*?)^(?:\|\|\|\|\|\|\||=======)[^\n]*\n.*?^>>>>>>> [^\n]*\n", r"\1",
+                  path.read_text(), flags=re.MULTILINE | re.DOTALL)
+    assert "<<<<<<<" not in text
+    path.write_text(text)
+
+
+def test_make_compose_after_a_resolved_conflict_retires_the_keys_of_a_removed_component(
+        versions: Path, tmp_path: Path) -> None:
+    project = generate(versions, tmp_path / "clash", "project_name=Clash", "backend=fastapi", "database=postgres",
+                       "cache=redis", "frontend=none", "proxy=none")
+    edit(project / "services/postgres/compose.yaml", "    volumes:\n", "    # ours, on the same line\n    volumes:\n")
+    commit_all(project, "our edit")
+    password = read_env(project / ".env")["REDIS_PASSWORD"]
+
+    result = copier("update", "--trust", "--defaults", "-d", "cache=none", cwd=project)
+    assert "merge conflicts in services/postgres/compose.yaml" in result.stderr
+    assert "REDIS_PASSWORD" in read_env(project / ".env"), "nothing changes in .env until the conflict is resolved"
+
+    resolve_keeping_ours(project / "services/postgres/compose.yaml")
+    made = run_hook(project)  # make compose
+    assert made.returncode == 0, made.stderr
+    assert "REDIS_PASSWORD" not in read_env(project / ".env")
+    assert f"#REDIS_PASSWORD={password}" in (project / ".env").read_text()
+    assert ".env: commented out REDIS_PASSWORD" in made.stderr
+
+
+def test_renaming_the_slug_names_the_old_containers_and_volumes(versions: Path, tmp_path: Path) -> None:
+    project = generate(versions, tmp_path / "shop", "project_name=Shop", "backend=fastapi", "database=postgres",
+                       "cache=none", "frontend=none", "proxy=none")
+    result = copier("update", "--trust", "--defaults", "-d", "project_slug=store", cwd=project)
+    assert "the compose project is now store, no longer shop" in result.stderr
+    assert "docker compose --project-name shop down" in result.stderr and "shop_postgres-data" in result.stderr
+    assert "left the stack" not in result.stderr
+
+
+def test_removing_a_component_lists_the_files_it_took_edits_included(versions: Path, tmp_path: Path) -> None:
+    project = generate(versions, tmp_path / "shop", "project_name=Shop", "backend=fastapi", "database=postgres",
+                       "cache=none", "frontend=none", "proxy=none")
+    models = project / "services/fastapi/app/models.py"
+    models.write_text(models.read_text() + "\n# ours: a column to add later\n")
+    (project / "services/fastapi/migrations/versions/0002_ours.py").write_text('"""Our own revision."""\n')
+    commit_all(project, "our edits")
+
+    result = copier("update", "--trust", "--defaults", "-d", "backend=none", cwd=project)
+    assert not models.exists()
+    removed = re.search(r"removed with fastapi: the \d+ files it was generated with, these changed since \(by you or "
+                        r"an update\): (.*?)\. git has them all", result.stderr)
+    assert removed and removed.group(1) == "services/fastapi/app/models.py", result.stderr
+    assert "git checkout HEAD -- <file> brings one back" in result.stderr
+    assert "its files are left as they are (migrations/versions/0002_ours.py)" in result.stderr  # ours: kept, named
+
+
+def test_a_changed_port_offset_names_the_env_ports_that_differ_from_the_new_defaults(versions: Path,
+                                                                                     tmp_path: Path) -> None:
+    project = generate(versions, tmp_path / "shop", "project_name=Shop", "backend=fastapi", "database=none",
+                       "cache=none", "frontend=none", "proxy=none")
+    result = copier("update", "--trust", "--defaults", "-d", "host_port_offset=10000", cwd=project)
+    assert read_env(project / ".env")["FASTAPI_HOST_PORT"] == "8000", ".env values never change"
+    assert "FASTAPI_HOST_PORT=8000 (default 18000)" in result.stderr
+    assert "http://localhost:18000/" in (project / "README.md").read_text()
+
+
+def test_update_between_untagged_commits_still_migrates(tmp_path: Path) -> None:
+    """Without tags copier sees versions like 0.0.0.post1 it cannot order against 0.2.0: the migration runs on
+    every update and acts only where an old key is left."""
+    if subprocess.run(["git", "cat-file", "-e", f"{FIRST_RELEASE}^{{commit}}"], cwd=REPO).returncode:
+        pytest.fail(f"commit {FIRST_RELEASE} (0.1.0) is missing: this clone is shallow; run git fetch --unshallow")
+    repo = new_template_repo(tmp_path / "stacks")
+    first = release(repo, None, archive=FIRST_RELEASE)
+    release(repo, None, files_from=REPO)
+    project = tmp_path / "shop"
+    copier("copy", "--trust", "--defaults", f"--vcs-ref={first}", "-d", "project_name=Shop", str(repo), str(project))
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, "generated at an untagged commit")
+    assert "NGINX_PORT" in read_env(project / ".env")
+
+    result = copier("update", "--trust", "--defaults", "--vcs-ref=HEAD", cwd=project)
+    env = read_env(project / ".env")
+    assert "NGINX_PORT" not in env and env["NGINX_HOST_PORT"] == "80", result.stderr
+    assert "renamed in .env" in result.stderr
+    commit_all(project, "updated")
+    again = copier("update", "--trust", "--defaults", "--vcs-ref=HEAD", cwd=project)
+    assert "renamed in .env" not in again.stderr and "Redis now runs as uid 999" not in again.stderr

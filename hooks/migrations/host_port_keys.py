@@ -1,4 +1,5 @@
-"""Migration to 0.2.0: the .env keys of host ports end in _HOST_PORT (FASTAPI_PORT became FASTAPI_HOST_PORT),
+"""Migration to 0.2.0, run by every update (it acts only where there is something to migrate, so it works
+between untagged commits too, whose versions copier cannot order): the .env keys of host ports end in _HOST_PORT (FASTAPI_PORT became FASTAPI_HOST_PORT),
 so that a key says which side of the port mapping it sets; and every container runs as a non-root user.
 
 --stage=before (run by copier update before it renders 0.2.0): renames the keys in .env in place, values and
@@ -69,15 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "before":
         if renamed := rename_in_env(project_dir / ".env"):
             say(f"0.2.0 names host ports *_HOST_PORT: renamed in .env {', '.join(renamed)}; values kept")
+            if (project_dir / "services/redis/compose.yaml").exists():
+                # 0.1.0, whose keys these were, started redis-server through sh as root: its append-only file
+                # in the volume belongs to root.
+                say("Redis now runs as uid 999, and the data 0.1.0 wrote in its volume belongs to root. If you ran "
+                    "the stack before, give the data to Redis once, before make up: docker compose run --rm "
+                    "--no-deps --user 0:0 --cap-add CHOWN --cap-add DAC_OVERRIDE --entrypoint chown redis -R "
+                    "999:1000 /data")
         return 0
     if found := files_using_old_keys(project_dir):
         say(f"these files still use a host-port key that 0.2.0 renamed ({', '.join(RENAMED)} are now "
             f"*_HOST_PORT): {', '.join(found)}. Rename the keys there, or compose reads them as unset.")
-    if (project_dir / "services/redis/compose.yaml").exists():
-        # 0.1.0 started redis-server through sh as root, so its append-only file in the volume belongs to root.
-        say("Redis now runs as uid 999, and the data 0.1.0 wrote in its volume belongs to root. If you ran the "
-            "stack before, give the data to Redis once, before make up: docker compose run --rm --no-deps "
-            "--user 0:0 --cap-add CHOWN --cap-add DAC_OVERRIDE --entrypoint chown redis -R 999:1000 /data")
     return 0
 
 
