@@ -3,6 +3,10 @@ both through the copier CLI in the same run. Goal: at most 1.3 times the one-fil
 should dominate). And what `copier update` of that full stack costs (an update that changes nothing: copier
 renders the template three times and merges), against its copy. Goal: at most 2.5 times the copy.
 
+A third baseline isolates what stacks itself costs: the same repository, whose template is the files a full
+stack generates, as plain files with one question, so copier clones as much and writes as many files (copier
+probes git once per file it writes) without the extensions, the questionnaire, Jinja or the hook.
+
     python benchmarks/copy_speed.py [--runs 5]
 """
 
@@ -53,6 +57,44 @@ def snapshot_template(folder: Path) -> Path:
     return folder
 
 
+def same_files_template(stacks: Path, generated: Path, folder: Path) -> Path:
+    """The stacks snapshot with its template replaced by `generated`'s files, plain, and a one-question copier.yml."""
+    shutil.copytree(stacks, folder, ignore=shutil.ignore_patterns(".git"))
+    shutil.rmtree(folder / "template")
+    shutil.copytree(generated, folder / "template", ignore=shutil.ignore_patterns(".copier-answers.yml"))
+    (folder / "copier.yml").write_text('_subdirectory: template\nproject_name:\n  type: str\n  default: demo\n')
+    for command in (["init", "-q"], ["add", "-A", "--force"], ["commit", "-qm", "same files"]):
+        subprocess.run(["git", *command], cwd=folder, check=True, capture_output=True,
+                       env={**os.environ, **GIT_IDENTITY})
+    return folder
+
+
+def grown_catalog(stacks: Path, folder: Path, extra: int = 35) -> Path:
+    """The stacks snapshot with `extra` more cache components (copies of redis under other names, each with six
+    more files), all choices of the cache question: a catalog of 40 components, of which a copy uses the same five."""
+    shutil.copytree(stacks, folder, ignore=shutil.ignore_patterns(".git"))
+    services, questions = folder / "template" / "services", folder / "copier.yml"
+    choices = []
+    for index in range(extra):
+        name, prefix = f"extra{index:02d}", f"EXTRA{index:02d}_"
+        shutil.copytree(services / "redis", services / name)
+        for file in ("component.yml", "compose.yaml.jinja"):
+            text = (services / name / file).read_text().replace("REDIS_", prefix).replace("redis-data", f"{name}-data")
+            text = text.replace("  redis:", f"  {name}:").replace("catalog.redis", f"catalog.{name}")
+            text = text.replace('"redis"', f'"{name}"').replace("keywords: [redis]", f"keywords: [{name}]")
+            text = text.replace("label: Redis", f"label: Extra {index}").replace("  cache:\n", f"  cache-{index}:\n")
+            (services / name / file).write_text(text)
+        for number in range(6):
+            (services / name / f"file{number}.txt").write_text("x" * 2000)
+        choices.append(f"    Extra {index}: {{value: {name}, validator: \"{{{{ 'cache' | choice_error('{name}') }}}}\"}}\n")
+    redis_choice = "    Redis: {value: redis, validator: \"{{ 'cache' | choice_error('redis') }}\"}\n"
+    questions.write_text(questions.read_text().replace(redis_choice, redis_choice + "".join(choices)))
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "40 components"]):
+        subprocess.run(["git", *command], cwd=folder, check=True, capture_output=True,
+                       env={**os.environ, **GIT_IDENTITY})
+    return folder
+
+
 def timed(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
     """(wall-clock seconds, CPU seconds of the command and everything it ran): the CPU time varies far less on
     a shared machine, the wall clock is what a user waits."""
@@ -83,12 +125,18 @@ def main() -> int:
         tmp_path = Path(tmp)
         small = one_file_template(tmp_path / "one-file")
         stacks = snapshot_template(tmp_path / "stacks")
+        time_copy(stacks, tmp_path / "generated")
+        same = same_files_template(stacks, tmp_path / "generated", tmp_path / "same-files")
+        grown = grown_catalog(stacks, tmp_path / "grown")
         timings: dict[str, list[tuple[float, float]]] = {
-            "one-file template": [], "stacks, no tasks": [], "stacks, full stack": [], "stacks, update": []}
+            "one-file template": [], "same files, plain": [], "stacks, no tasks": [], "stacks, full stack": [],
+            "40 in the catalog": [], "stacks, update": []}
         for run in range(args.runs):  # interleaved, so all see the same machine load
             timings["one-file template"].append(time_copy(small, tmp_path / f"small-{run}"))
+            timings["same files, plain"].append(time_copy(same, tmp_path / f"same-{run}"))
             timings["stacks, no tasks"].append(time_copy(stacks, tmp_path / f"render-{run}", "--skip-tasks"))
             timings["stacks, full stack"].append(time_copy(stacks, tmp_path / f"full-{run}"))
+            timings["40 in the catalog"].append(time_copy(grown, tmp_path / f"grown-{run}"))
             timings["stacks, update"].append(time_update(tmp_path / f"full-{run}"))
     medians = {name: [statistics.median(column) for column in zip(*values)] for name, values in timings.items()}
     for name, (wall, cpu) in medians.items():
@@ -98,6 +146,13 @@ def main() -> int:
     for index, clock in enumerate(("wall", "CPU")):
         ratio = medians["stacks, full stack"][index] / medians["one-file template"][index]
         print(f"ratio, {clock}: {ratio:.2f} (goal: at most {GOAL})")
+    for index, clock in enumerate(("wall", "CPU")):
+        added = medians["stacks, full stack"][index] - medians["same files, plain"][index]
+        print(f"stacks itself adds, {clock}: {added:.2f} s over copier writing the same files "
+              f"({medians['stacks, full stack'][index] / medians['same files, plain'][index]:.2f} times)")
+    for index, clock in enumerate(("wall", "CPU")):
+        ratio = medians["40 in the catalog"][index] / medians["stacks, full stack"][index]
+        print(f"the same stack from a catalog of 40, {clock}: {ratio:.2f} times (goal: flat, 1.0)")
     for index, clock in enumerate(("wall", "CPU")):
         ratio = medians["stacks, update"][index] / medians["stacks, full stack"][index]
         print(f"update / copy, {clock}: {ratio:.2f} (goal: at most {UPDATE_GOAL})")

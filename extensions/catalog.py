@@ -6,6 +6,10 @@ capability nobody provides) from a message that names the file and the fix, not 
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,21 +180,65 @@ class Catalog:
         return [c for c in self.components.values() if capability in c.provides]
 
 
-def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
-    categories = _load_categories(directory / CATEGORIES_FILE)
+def load_catalog(directory: Path = CATALOG_DIR, cache: Path | None = None) -> Catalog:
+    """The catalog of `directory`; with a `cache` folder, each file's parsed YAML is kept there by its content,
+    so that reading a catalog of many components costs little more than reading its files."""
+    files = ParsedFiles(cache)
+    categories = _load_categories(files.read(directory / CATEGORIES_FILE), directory / CATEGORIES_FILE)
     found = sorted(path.parent for path in directory.glob(f"*/{COMPONENT_FILE}"))
-    loaded = [_load_component(folder, categories) for folder in found]
+    loaded = [_load_component(folder, files.read(folder / COMPONENT_FILE), categories) for folder in found]
     order = list(categories)
     loaded.sort(key=lambda c: (order.index(c.category), c.name))
-    absent = _load_absent(directory / NOT_IN_CATALOG_FILE, categories) if (directory / NOT_IN_CATALOG_FILE).exists() else {}
+    absent_file = directory / NOT_IN_CATALOG_FILE
+    absent = _load_absent(absent_file, files.read(absent_file), categories) if absent_file.exists() else {}
     catalog = Catalog(categories, {c.name: c for c in loaded}, absent)
     _check_catalog(catalog, directory)
+    files.save()
     return catalog
 
 
-def _load_absent(path: Path, categories: dict[str, Category]) -> dict[str, Absent]:
+class ParsedFiles:
+    """YAML files of the catalog, parsed; the parse of each text kept in `cache` (a folder) between runs."""
+
+    def __init__(self, cache: Path | None) -> None:
+        self.path = cache / "stacks-catalog.json" if cache else None
+        self.parsed: dict[str, Any] = {}
+        self.used: set[str] = set()
+        self.changed = False
+        if self.path and self.path.exists():
+            try:
+                self.parsed = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self.parsed = {}
+
+    def read(self, path: Path) -> dict[str, Any]:
+        text = path.read_text(encoding="utf-8")
+        key = hashlib.sha256(text.encode()).hexdigest()
+        if key not in self.parsed:
+            data = _parse_mapping(path, text)
+            try:
+                if json.loads(json.dumps(data)) != data:  # keys or values JSON would change: not cached
+                    return data
+            except (TypeError, ValueError):
+                return data
+            self.parsed[key] = data
+            self.changed = True
+        self.used.add(key)
+        return copy.deepcopy(self.parsed[key])
+
+    def save(self) -> None:
+        if self.path and (self.changed or set(self.parsed) != self.used):
+            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+            try:  # this catalog's files only: an edited file's old parse goes
+                temporary.write_text(json.dumps({key: self.parsed[key] for key in self.used}), encoding="utf-8")
+                os.replace(temporary, self.path)
+            except OSError:
+                temporary.unlink(missing_ok=True)
+
+
+def _load_absent(path: Path, data: dict[str, Any], categories: dict[str, Category]) -> dict[str, Absent]:
     absent = {}
-    for name, spec in _read_mapping(path).items():
+    for name, spec in data.items():
         if not isinstance(spec, dict) or set(spec) - {"label", "category", "closest", "keywords"} \
                 or not _one_line(spec.get("label")) or spec.get("category", NONE) not in (*categories, NONE):
             raise CatalogError(f"{path}: '{name}' needs a label, a category (one of {', '.join(categories)} or none), "
@@ -201,9 +249,9 @@ def _load_absent(path: Path, categories: dict[str, Category]) -> dict[str, Absen
     return absent
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
+def _parse_mapping(path: Path, text: str) -> dict[str, Any]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as error:
         raise CatalogError(f"{path}: not valid YAML ({error}); fix the syntax") from None
     if not isinstance(data, dict):
@@ -217,9 +265,9 @@ def _words(path: Path, key: str, value: Any) -> tuple[str, ...]:
     return tuple(v.strip().lower() for v in value)
 
 
-def _load_categories(path: Path) -> dict[str, Category]:
+def _load_categories(data: dict[str, Any], path: Path) -> dict[str, Category]:
     categories = {}
-    for name, spec in _read_mapping(path).items():
+    for name, spec in data.items():
         if not isinstance(spec, dict) or set(spec) - CATEGORY_KEYS:
             unknown = sorted(set(spec) - CATEGORY_KEYS) if isinstance(spec, dict) else spec
             raise CatalogError(f"{path}: category '{name}' has unknown keys {unknown}; allowed: {sorted(CATEGORY_KEYS)}")
@@ -233,9 +281,8 @@ def _load_categories(path: Path) -> dict[str, Category]:
     return categories
 
 
-def _load_component(folder: Path, categories: dict[str, Category]) -> Component:
+def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Category]) -> Component:
     path = folder / COMPONENT_FILE
-    spec = _read_mapping(path)
     name = folder.name
     if not COMPONENT_NAME.match(name):
         raise CatalogError(f"{folder}: rename the folder to lowercase letters, digits and hyphens; it becomes a service name")

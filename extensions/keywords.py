@@ -34,19 +34,23 @@ def _pattern(phrase: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _matcher(catalog: Catalog) -> list[tuple[re.Pattern[str], str, str | None, str | None]]:
+def _matcher(catalog: Catalog) -> list[tuple[str, str, str, str | None, str | None]]:
+    """(a word the phrase starts with, its pattern, category, component, absent technology) per keyword."""
     terms = [(kw, c.category, c.name, None) for c in catalog.components.values() for kw in (c.name, *c.keywords)]
     terms += [(kw, cat.name, None, None) for cat in catalog.categories.values() for kw in (cat.name, *cat.keywords)]
     terms += [(kw, a.category, None, a.name) for a in catalog.absent.values() for kw in a.keywords]
-    return [(re.compile(_pattern(kw)), category, component, absent) for kw, category, component, absent in terms]
+    return [(re.split(r"[\s-]+", kw)[0], _pattern(kw), category, component, absent)
+            for kw, category, component, absent in terms]
 
 
 def find_mentions(description: str, catalog: Catalog) -> list[Mention]:
     text = description.lower().replace("\u2019", "'")
+    # Only the phrases whose first word is in the text are compiled and searched: the cost of a description
+    # does not grow with the catalog (re caches what it compiles).
     found = [
         Mention(m.start(), m.end(), category, component, absent=absent)
-        for pattern, category, component, absent in _matcher(catalog)
-        for m in pattern.finditer(text)
+        for first, pattern, category, component, absent in _matcher(catalog) if first in text
+        for m in re.finditer(pattern, text)
     ]
     # A phrase inside a longer one is not a mention of its own: "proxy" in "reverse proxy".
     found.sort(key=lambda m: (m.start, -(m.end - m.start)))

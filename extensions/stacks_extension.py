@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from copier_template_extensions import ContextHook
-from jinja2 import pass_context
+from jinja2 import FileSystemBytecodeCache, pass_context
 
 HERE = Path(__file__).resolve().parent
 MAX_NAME_LENGTH = 80
@@ -105,6 +105,45 @@ def _cache_compiled_strings(environment: Any) -> None:
     environment.compile = compile_once
 
 
+class _TemplateBytecodeCache(FileSystemBytecodeCache):
+    """Jinja's per-user cache of compiled templates, keyed by the template's path inside the template folder: copier
+    works on a fresh clone in a new temporary folder each time, which the default key (the full path) includes.
+    Jinja checks each entry against a checksum of the source, so a stale one is recompiled, never used."""
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return super().get_cache_key(f"stacks:{name}")
+
+
+class _Literal:
+    """What `from_string` gives for a string without Jinja syntax: it renders to itself, with no compiling."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        return self.text
+
+
+def _render_literals_as_themselves(environment: Any) -> None:
+    """Most strings copier renders are plain (path segments such as "services" or "app.py", help texts): skip
+    Jinja for them. Only where Jinja would give the same text: no delimiter, no line prefixes, no newline that
+    Jinja would strip or normalise."""
+    from_string = environment.from_string
+    markers = (environment.block_start_string, environment.variable_start_string, environment.comment_start_string)
+    plain_ok = environment.line_statement_prefix is None and environment.line_comment_prefix is None
+
+    def from_string_fast(source: Any, globals: Any = None, template_class: Any = None) -> Any:
+        if (plain_ok and isinstance(source, str) and globals is None and template_class is None
+                and "\r" not in source and (environment.keep_trailing_newline or not source.endswith("\n"))
+                and not any(marker in source for marker in markers)):
+            return _Literal(source)
+        return from_string(source, globals, template_class)
+
+    environment.from_string = from_string_fast
+
+
 def _answers_all_given(context: Any) -> bool:
     """Whether copier asks nothing (--defaults): every answer is a default or given with -d / --data-file."""
     conf = context.get("_copier_conf")
@@ -119,7 +158,13 @@ class StacksExtension(ContextHook):
         super().__init__(environment)
         engine = _load_engine()
         self.engine = engine
-        self.catalog = engine.catalog.load_catalog()
+        # The template files' compiled code, kept between runs in Jinja's own per-user cache (in the temporary
+        # folder), keyed by each file's content: a second copy or an update's three renders compile nothing.
+        # The catalog's parsed YAML is kept there too.
+        if environment.bytecode_cache is None:
+            environment.bytecode_cache = _TemplateBytecodeCache()
+        cache = getattr(environment.bytecode_cache, "directory", None)
+        self.catalog = engine.catalog.load_catalog(cache=Path(cache) if cache else None)
         self._stacks: dict[tuple, Any] = {}
         suggest_stack = lru_cache(maxsize=32)(lambda description: engine.keywords.suggest_stack(description, self.catalog))
 
@@ -207,6 +252,7 @@ class StacksExtension(ContextHook):
         # The project gets a copy of the hook (.stacks/), so `make compose` and `make env` work offline.
         environment.globals["template_file"] = lambda path: (HERE.parent / path).read_text(encoding="utf-8")
         _cache_compiled_strings(environment)
+        _render_literals_as_themselves(environment)
 
     def _answers(self, context: Any) -> dict[str, Any]:
         keys = [*self.catalog.categories, "host_port_offset", "publish_datastores"]

@@ -12,15 +12,14 @@ of credentials.py sits in the project's .stacks/ folder).
 Copier runs tasks up to three times during an update (its temporary old and new renders, then the project,
 before your edits are merged back), so every step is a function of the answers and of what the project
 already holds, and during an update the tasks only fill in what is missing (--mode=render); the real work
-happens after the merge (--mode=after-update). Imports only what copier itself brings (PyYAML, plumbum), and
---print-compose (the Makefile's lookup of Docker Compose) only the standard library.
+happens after the merge (--mode=after-update). Imports only PyYAML, which copier brings, and the standard library
+(--print-compose, the Makefile's lookup of Docker Compose, only the latter).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import os
 import re
 import shlex
@@ -348,6 +347,11 @@ def _binary_behind_wrapper(path: str) -> str | None:
     if not head.startswith("#!") or "from compose import" not in head:
         return None
     interpreter = head[2:].splitlines()[0].strip()
+    # Where a virtual environment (pipx, uv tool, a project's .venv) keeps it; else ask the interpreter.
+    environment = Path(interpreter).parent.parent
+    for binary in sorted(environment.glob("[Ll]ib/python*/site-packages/compose/docker-compose")):
+        if os.access(binary, os.X_OK):
+            return str(binary)
     code = "import compose, os; print(os.path.join(os.path.dirname(compose.__file__), 'docker-compose'))"
     succeeded, out = _run([interpreter, "-c", code])
     binary = out.strip()
@@ -359,11 +363,11 @@ def _succeeds(command: list[str], wanted: re.Pattern[str] | None = None) -> bool
     return succeeded and (wanted is None or bool(wanted.search(out)))
 
 
-def _run(command: list[str]) -> tuple[bool, str]:
-    """(exit status 0, stdout and stderr) of a short probe; the standard library only, so that finding compose
+def _run(command: list[str], timeout: float = 30) -> tuple[bool, str]:
+    """(exit status 0, stdout and stderr) of a command; the standard library only, so that finding compose
     works with any python3 (make up on a machine without copier)."""
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return False, ""
     return result.returncode == 0, result.stdout + result.stderr
@@ -374,12 +378,10 @@ def validate_compose(project_dir: Path, compose_file: Path) -> tuple[bool, str] 
     compose = find_compose()
     if compose is None:
         return None
-    from plumbum import local
-
-    args = ("--project-directory", str(project_dir), "--file", str(compose_file),
-            "--env-file", str(project_dir / ".env"), "config", "--quiet")
-    code, out, err = local[compose[0]][(*compose[1:], *args)].run(retcode=None, timeout=120)
-    return code == 0, (err or out).strip()
+    args = ["--project-directory", str(project_dir), "--file", str(compose_file),
+            "--env-file", str(project_dir / ".env"), "config", "--quiet"]
+    succeeded, out = _run([*compose, *args], timeout=120)
+    return succeeded, out.strip()
 
 
 # --- what an update left behind ------------------------------------------------------------------------------
@@ -524,10 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.project:
         parser.error("--project is required")
-    missing = [name for name in ("yaml", "plumbum") if importlib.util.find_spec(name) is None]
-    if missing:
-        sys.exit(f"stacks: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing. Run this with the "
-                 "Python that runs copier (make finds it when copier is on PATH), or: pip install pyyaml plumbum")
+    if yaml is None:
+        sys.exit("stacks: PyYAML is missing. Run this with the Python that runs copier (make finds it when copier "
+                 "is on PATH), or: pip install pyyaml")
     project_dir = Path.cwd()
     if args.mode == "render":
         return render_missing(project_dir, args.project)

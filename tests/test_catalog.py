@@ -121,3 +121,32 @@ def test_readme_catalog_table_shows_each_component_and_how_it_was_verified() -> 
     rows = {re.search(r"`([a-z][a-z0-9-]*)`", line).group(1): line.rstrip(" |").rsplit("|", 1)[1].strip()
             for line in table.splitlines()[2:]}
     assert rows == {name: c.verified for name, c in CATALOG.components.items()}
+
+
+def test_the_parse_cache_never_serves_an_edited_file(tmp_path: Path) -> None:
+    """load_catalog keeps each file's parsed YAML by its content: an edit is read again, never the old parse."""
+    services = _catalog_copy(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    assert load_catalog(services, cache=cache).components["postgres"].label == "PostgreSQL"
+    assert (cache / "stacks-catalog.json").exists()
+    spec_file = services / "postgres" / "component.yml"
+    spec_file.write_text(spec_file.read_text().replace("label: PostgreSQL", "label: Postgres, edited"))
+    assert load_catalog(services, cache=cache).components["postgres"].label == "Postgres, edited"
+    assert load_catalog(services, cache=cache).components["postgres"].label == "Postgres, edited"
+
+
+@pytest.mark.parametrize("keep_trailing_newline", [True, False])
+def test_plain_strings_render_as_jinja_would_render_them(keep_trailing_newline: bool) -> None:
+    """The extension skips Jinja for strings without its syntax; where Jinja would change them, it does not."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from extensions.stacks_extension import _render_literals_as_themselves
+
+    strings = ["services", "app.py", "", "line\n", "crlf\r\n", "{{ 6 * 7 }}", "{% if true %}x{% endif %}",
+               "{# comment #}y", "a } b { c", "tab\tand üñïcode"]
+    plain = SandboxedEnvironment(keep_trailing_newline=keep_trailing_newline)
+    fast = SandboxedEnvironment(keep_trailing_newline=keep_trailing_newline)
+    _render_literals_as_themselves(fast)
+    for text in strings:
+        assert fast.from_string(text).render() == plain.from_string(text).render(), repr(text)
