@@ -505,7 +505,7 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
     known.update({kw: cat.name for cat in catalog.categories.values() for kw in (cat.name, *cat.keywords)})
     for entry in catalog.absent.values():
         path = directory / NOT_IN_CATALOG_FILE
-        if entry.closest != NONE and catalog.components.get(entry.closest, None) is None:
+        if entry.closest != NONE and entry.closest not in catalog.components:
             raise CatalogError(f"{path}: the closest component of '{entry.name}', {entry.closest}, is not in the catalog")
         for keyword in entry.keywords:
             if keyword in known:

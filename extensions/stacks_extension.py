@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from copier_template_extensions import ContextHook
 from jinja2 import FileSystemBytecodeCache, pass_context
 
@@ -106,12 +107,22 @@ def _cache_compiled_strings(environment: Any) -> None:
 
 
 class _TemplateBytecodeCache(FileSystemBytecodeCache):
-    """Jinja's per-user cache of compiled templates, keyed by the template's path inside the template folder: copier
-    works on a fresh clone in a new temporary folder each time, which the default key (the full path) includes.
-    Jinja checks each entry against a checksum of the source, so a stale one is recompiled, never used."""
+    """Jinja's per-user cache of compiled templates, keyed by the template's path inside the template folder (copier
+    works on a fresh clone in a new temporary folder each time, which the default key, the full path, includes)
+    and by the environment's options that change compiled code. Jinja checks each entry against a checksum of
+    the source, so a stale one is recompiled, never used."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__()
+        options = (environment.block_start_string, environment.variable_start_string,
+                   environment.comment_start_string, environment.line_statement_prefix,
+                   environment.line_comment_prefix, environment.trim_blocks, environment.lstrip_blocks,
+                   environment.newline_sequence, environment.keep_trailing_newline, environment.optimized,
+                   str(environment.autoescape), jinja2.__version__)
+        self.options = repr(options)
 
     def get_cache_key(self, name: str, filename: str | None = None) -> str:
-        return super().get_cache_key(f"stacks:{name}")
+        return super().get_cache_key(f"stacks:{self.options}:{name}")
 
 
 class _Literal:
@@ -144,6 +155,12 @@ def _render_literals_as_themselves(environment: Any) -> None:
     environment.from_string = from_string_fast
 
 
+def in_git_work_tree(path: Any) -> bool:
+    """Whether `path` is inside a git repository (copier recopy, a project folder already under git)."""
+    folder = Path(str(path)).resolve()
+    return any((candidate / ".git").exists() for candidate in (folder, *folder.parents))
+
+
 def _answers_all_given(context: Any) -> bool:
     """Whether copier asks nothing (--defaults): every answer is a default or given with -d / --data-file."""
     conf = context.get("_copier_conf")
@@ -159,10 +176,10 @@ class StacksExtension(ContextHook):
         engine = _load_engine()
         self.engine = engine
         # The template files' compiled code, kept between runs in Jinja's own per-user cache (in the temporary
-        # folder), keyed by each file's content: a second copy or an update's three renders compile nothing.
-        # The catalog's parsed YAML is kept there too.
+        # folder): a second copy, or an update's three renders, compile nothing. The catalog's parsed YAML is kept
+        # there too.
         if environment.bytecode_cache is None:
-            environment.bytecode_cache = _TemplateBytecodeCache()
+            environment.bytecode_cache = _TemplateBytecodeCache(environment)
         cache = getattr(environment.bytecode_cache, "directory", None)
         self.catalog = engine.catalog.load_catalog(cache=Path(cache) if cache else None)
         self._stacks: dict[tuple, Any] = {}
@@ -244,7 +261,7 @@ class StacksExtension(ContextHook):
             stack_error=stack_error,
             absent_note=absent_note,
             not_in_catalog=not_in_catalog,
-            in_git_work_tree=lambda path: any((p / ".git").exists() for p in [Path(str(path)).resolve(), *Path(str(path)).resolve().parents]),
+            in_git_work_tree=in_git_work_tree,
             yaml_str=engine.stack.yaml_scalar,
             toml_str=toml_str,
             py_str=py_str,
