@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import subprocess
 import sys
 import unicodedata
 import uuid
@@ -156,9 +157,18 @@ def _render_literals_as_themselves(environment: Any) -> None:
 
 
 def in_git_work_tree(path: Any) -> bool:
-    """Whether `path` is inside a git repository (copier recopy, a project folder already under git)."""
-    folder = Path(str(path)).resolve()
-    return any((candidate / ".git").exists() for candidate in (folder, *folder.parents))
+    """Whether `path` is inside a git work tree that would track it (copier recopy, a folder of a repository);
+    not where git ignores it (make demo writes demo/ inside this repository, which ignores it)."""
+    folder = str(Path(str(path)).resolve())
+    try:
+        inside = subprocess.run(["git", "-C", folder, "rev-parse", "--is-inside-work-tree"], capture_output=True,
+                                text=True, timeout=30)
+        if inside.returncode or inside.stdout.strip() != "true":
+            return False
+        return subprocess.run(["git", "-C", folder, "check-ignore", "-q", "."], capture_output=True,
+                              timeout=30).returncode != 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def _answers_all_given(context: Any) -> bool:

@@ -238,7 +238,7 @@ def write_env(project_dir: Path, retired_keys: frozenset[str] = frozenset()) -> 
     changes = EnvChanges()
     entries = _example_entries(example.read_text(encoding="utf-8"))
     lines = _retire(lines, retired_keys - {entry[0] for entry in entries}, changes)
-    active = {m.group(1): line.split("=", 1)[1] for line in lines if (m := ENV_KEY.match(line))}
+    active = _active(lines)
     port_keys = {key for key, _, _, marks in entries if "port" in marks}
     used_ports = {int(value) for key, value in active.items()
                   if (key in port_keys or key.endswith("_PORT")) and value.strip().isdigit()}
@@ -269,6 +269,11 @@ def write_env(project_dir: Path, retired_keys: frozenset[str] = frozenset()) -> 
         env.chmod(0o600)
         say(".env was readable by other users; it is now mode 0600 (owner only)")
     return changes
+
+
+def _active(lines: list[str]) -> dict[str, str]:
+    """Key -> value of each line of an env file that sets one (comments and blank lines aside)."""
+    return {m.group(1): line.split("=", 1)[1] for line in lines if (m := ENV_KEY.match(line))}
 
 
 def _example_entries(text: str) -> list[tuple[str, str, tuple[str | None, list[str]], set[str]]]:
@@ -396,25 +401,21 @@ def conflicted_files(project_dir: Path) -> list[str]:
             if path.exists() and CONFLICT_MARKER.search(path.read_text(encoding="utf-8", errors="replace"))]
 
 
-def _services_and_volumes(text: str, project: str) -> tuple[set[str], dict[str, str]]:
-    """Service names, and volume name -> its Docker volume name, of a compose file (empty if unreadable)."""
+def _services_and_volumes(text: str, project: str) -> tuple[str, set[str], dict[str, str]]:
+    """The compose project name, service names, and volume name -> its Docker volume name, of a compose file
+    (`project` and nothing if unreadable)."""
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError:
-        return set(), {}
+        return project, set(), {}
     if not isinstance(data, dict):
-        return set(), {}
+        return project, set(), {}
     project = str(data.get("name") or project)
     services = data.get("services") if isinstance(data.get("services"), dict) else {}
     volumes = data.get("volumes") if isinstance(data.get("volumes"), dict) else {}
     docker_names = {name: (spec or {}).get("name") or f"{project}_{name}"
                     for name, spec in volumes.items() if not isinstance(spec, dict) or not spec.get("external")}
-    return set(services), {name: str(value) for name, value in docker_names.items()}
-
-
-def _compose_name(text: str) -> str | None:
-    match = re.search(r"^name: *\"?([^\"\n]+)\"?$", text, re.MULTILINE)
-    return match.group(1).strip() if match else None
+    return project, set(services), {name: str(value) for name, value in docker_names.items()}
 
 
 def report_left_behind(project_dir: Path, before: str, after: str, project: str, changes: EnvChanges) -> None:
@@ -423,18 +424,16 @@ def report_left_behind(project_dir: Path, before: str, after: str, project: str,
     stack that services left)."""
     if not DIGEST.search(before):
         before = ""
-    old_name = _compose_name(before)
-    if old_name and old_name != project:
-        _, old_volumes = _services_and_volumes(before, project)
+    old_name, old_services, old_volumes = _services_and_volumes(before, project)
+    _, new_services, new_volumes = _services_and_volumes(after, project)
+    renamed = old_name != project
+    if renamed:
         volumes = sorted(old_volumes.values())
         say(f"the compose project is now {project}, no longer {old_name}: the containers of {old_name} still run and "
             f"hold their ports (stop them: docker compose --project-name {old_name} down), and its data volumes "
             f"keep their names{': ' + ', '.join(volumes) if volumes else ''}, so {project} starts with empty ones. "
             f"To keep the data, copy each into the new volume (docker run --rm -v OLD:/from -v NEW:/to "
             f"busybox cp -a /from/. /to/), or set project_slug back to {old_name}")
-        return
-    old_services, old_volumes = _services_and_volumes(before, project)
-    new_services, new_volumes = _services_and_volumes(after, project)
     if gone := sorted(old_services - new_services):
         say(f"{', '.join(gone)} left the stack. Stop their containers with: docker compose up --detach "
             "--remove-orphans (or make down)")
@@ -450,7 +449,8 @@ def report_left_behind(project_dir: Path, before: str, after: str, project: str,
                     + (f", these changed since (by you or an update): {', '.join(changed)}" if changed else "")
                     + f". git has them all: git diff --stat HEAD -- services/{service}/ lists them, "
                     "git checkout HEAD -- <file> brings one back")
-    if volumes := sorted(docker for name, docker in old_volumes.items() if name not in new_volumes):
+    # after a rename every old volume is named above already
+    if not renamed and (volumes := sorted(docker for name, docker in old_volumes.items() if name not in new_volumes)):
         say(f"kept the data volume{'s' if len(volumes) > 1 else ''} {', '.join(volumes)}: compose no longer "
             f"uses {'them' if len(volumes) > 1 else 'it'}, and the data stays until you delete it yourself "
             f"(docker volume rm {' '.join(volumes)})")
@@ -484,8 +484,7 @@ def report_port_defaults(project_dir: Path) -> None:
         return
     defaults = {key: value for key, value, _, marks in _example_entries(example.read_text(encoding="utf-8"))
                 if "port" in marks}
-    values = {m.group(1): line.split("=", 1)[1].strip() for line in env.read_text(encoding="utf-8").splitlines()
-              if (m := ENV_KEY.match(line))}
+    values = {key: value.strip() for key, value in _active(env.read_text(encoding="utf-8").splitlines()).items()}
     differ = [f"{key}={values[key]} (default {default})" for key, default in defaults.items()
               if key in values and values[key] != default]
     if differ:

@@ -76,6 +76,13 @@ def test_every_pinned_image_has_a_standin_and_every_standin_a_pinned_image() -> 
         assert not extra, f"{folder}: files the Dockerfile never copies: {sorted(extra)}"
 
 
+def test_readme_lists_every_standin_image() -> None:
+    """The README's table of stand-ins and their compromises has a row per stand-in folder, and no other."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("| Image | Compromises of its stand-in |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    assert sorted(re.findall(r"^\| `([^`]+)` \|", table, re.M)) == sorted(all_standins())
+
+
 def test_standin_scripts_pass_shellcheck() -> None:
     scripts = sorted(p for p in STANDINS.rglob("*") if p.is_file() and p.read_bytes().startswith(b"#!/bin/sh"))
     assert scripts

@@ -229,3 +229,13 @@ def test_copy_over_a_compose_file_of_someone_else_keeps_it_and_says_where_the_ne
     assert "compose.yaml was there already and stacks did not write it, so it is kept" in said, said
     assert "compose.new.yaml" in said and (destination / "compose.new.yaml").exists()
     assert "left the stack" not in said and "edited by hand" not in said
+
+
+def test_after_copy_message_into_a_folder_git_ignores_says_git_init(tmp_path: Path) -> None:
+    """make demo writes demo/ inside this repository, which ignores it: that is no repository of the project's."""
+    repository = tmp_path / "outer"
+    repository.mkdir()
+    git(repository, "init", "-q")
+    (repository / ".gitignore").write_text("demo/\n")
+    result = copier("copy", "--trust", "--defaults", "--vcs-ref=HEAD", str(REPO), str(repository / "demo"))
+    assert "git init && git add -A" in result.stderr + result.stdout

@@ -124,13 +124,12 @@ class StepFailed(Exception):
 class StackRun:
     """A generated project in an engine: build and start it, check it, take it down."""
 
-    def __init__(self, engine: Engine, project: Path, report: Report, catalog: Catalog | None = None):
+    def __init__(self, engine: Engine, project: Path, report: Report):
         self.engine = engine
         self.project = project
         self.report = report
-        self.catalog = catalog or CATALOG
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-        self.stack = Stack(self.catalog, answers)
+        self.stack = Stack(CATALOG, answers)
         self.name = str(yaml.safe_load((project / "compose.yaml").read_text())["name"])
         self.tokens: dict[str, dict[str, Any]] = {}  # per round trip: {token} and what its steps kept
 

@@ -205,17 +205,3 @@ def build_standins(engine: Engine, images: Iterable[str]) -> list[Built]:
         base, built = base_image(engine)
         with ThreadPoolExecutor(max_workers=2) as pool:
             return [built, *pool.map(lambda image: build_standin(engine, image, base), images)]
-
-
-def compromises() -> dict[str, list[str]]:
-    """What each stand-in does differently from the real image, from its standin.yml."""
-    return {image: list(yaml.safe_load((folder / STANDIN_FILE).read_text()).get("compromises") or [])
-            for image, folder in all_standins().items()}
-
-
-def unused_build_context_files(folder: Path) -> list[str]:
-    """Files of a stand-in folder that its Dockerfile never copies (standin.yml aside)."""
-    dockerfile = (folder / "Dockerfile").read_text()
-    return [p.name for p in folder.iterdir()
-            if p.is_file() and p.name not in ("Dockerfile", STANDIN_FILE) and p.name not in dockerfile]
-
