@@ -35,7 +35,7 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
     "ports", "env", "provides", "requires", "uses", "routes", "runtime", "ci",
-    "round_trips", "health_checks", "verified",
+    "round_trips", "health_checks", "verified", "tests", "name_is_a_word",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords"}
@@ -154,6 +154,13 @@ class Component:
     round_trips: tuple[dict[str, Any], ...] = ()
     health_checks: dict[str, str] = field(default_factory=dict)  # capability -> its name in the health answer
     verified: str = "native-only"
+    tests: dict[str, Any] = field(default_factory=dict)  # report: JUnit file of make test; round_trips: names
+    name_is_a_word: bool = False  # an English word ("express"): only its keywords, whole phrases, choose it
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """What a description says to choose this component: its name, unless that is a word, and its keywords."""
+        return self.keywords if self.name_is_a_word else (self.name, *self.keywords)
 
     @property
     def http_port(self) -> Port | None:
@@ -317,7 +324,15 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         round_trips=tuple(_round_trip(path, r) for r in spec.get("round_trips") or []),
         health_checks=_health_checks(path, spec.get("health_checks") or {}),
         verified=_verified(path, spec.get("verified", "native-only")),
+        tests=_tests(path, spec.get("tests") or {}),
+        name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
     )
+
+
+def _flag(path: Path, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise CatalogError(f"{path}: {key} is true or false, not {value!r}")
+    return value
 
 
 def _round_trip(path: Path, spec: Any) -> dict[str, Any]:
@@ -362,6 +377,26 @@ def _health_checks(path: Path, spec: Any) -> dict[str, str]:
         raise CatalogError(f"{path}: health_checks maps each capability the component reports on in its health "
                            "answer to the name it reports it under, e.g. {sql-database: database}")
     return {str(k): str(v) for k, v in spec.items()}
+
+
+def _tests(path: Path, spec: Any) -> dict[str, Any]:
+    """tests: {report: <JUnit XML file `make test` writes, in the component's folder>, round_trips: {capability:
+    [names of test cases that go through a real server of it]}}: what the suite checks ran and passed."""
+    example = "e.g. tests: {report: test-results.xml, round_trips: {sql-database: [test_item_written_is_read_back]}}"
+    if not isinstance(spec, dict) or set(spec) - {"report", "round_trips"}:
+        raise CatalogError(f"{path}: tests may only hold report and round_trips ({example})")
+    report = spec.get("report")
+    if report is not None and not (isinstance(report, str) and re.match(r"^[\w.-]+(/[\w.-]+)*\.xml$", report)):
+        raise CatalogError(f"{path}: tests.report is the JUnit XML file make test writes, relative to the "
+                           f"component's folder ({example})")
+    trips = spec.get("round_trips") or {}
+    if not isinstance(trips, dict) or not all(
+            isinstance(names, list) and names and all(_one_line(n) for n in names) for names in trips.values()):
+        raise CatalogError(f"{path}: tests.round_trips maps a capability to the test cases that need a real server "
+                           f"of it ({example})")
+    if trips and not report:
+        raise CatalogError(f"{path}: tests.round_trips needs tests.report, where the suite finds them ({example})")
+    return {"report": report, "round_trips": {str(k): [str(n) for n in v] for k, v in trips.items()}}
 
 
 def _verified(path: Path, value: Any) -> str:
@@ -493,7 +528,8 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
         for capability in component.wants:
             if not catalog.providers(capability):
                 raise CatalogError(f"{path}: no component provides '{capability}'; fix the name or add a component that provides it")
-        for capability in [*(r["when"] for r in component.round_trips if "when" in r), *component.health_checks]:
+        for capability in [*(r["when"] for r in component.round_trips if "when" in r), *component.health_checks,
+                           *component.tests.get("round_trips", {})]:
             if capability not in component.wants:
                 raise CatalogError(f"{path}: '{capability}' is not among what the component is wired to "
                                    f"({', '.join(component.wants) or 'nothing'}); add it under uses, or fix the name")

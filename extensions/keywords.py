@@ -36,7 +36,7 @@ def _pattern(phrase: str) -> str:
 @lru_cache(maxsize=64)
 def _matcher(catalog: Catalog) -> list[tuple[str, str, str, str | None, str | None]]:
     """(a word the phrase starts with, its pattern, category, component, absent technology) per keyword."""
-    terms = [(kw, c.category, c.name, None) for c in catalog.components.values() for kw in (c.name, *c.keywords)]
+    terms = [(kw, c.category, c.name, None) for c in catalog.components.values() for kw in c.phrases]
     terms += [(kw, cat.name, None, None) for cat in catalog.categories.values() for kw in (cat.name, *cat.keywords)]
     terms += [(kw, a.category, None, a.name) for a in catalog.absent.values() for kw in a.keywords]
     return [(re.split(r"[\s-]+", kw)[0], _pattern(kw), category, component, absent)

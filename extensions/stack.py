@@ -247,6 +247,44 @@ class Stack:
                 return str(provider.provides[capability].get("path"))
         return None
 
+    def browser_url(self, capability: str, literal: bool = False) -> str:
+        """Where a page in the browser reaches `capability`, ending with "/": its path under the stack's reverse
+        proxy (same origin), or http://localhost:<host port>/ of its provider's own published port, as a compose
+        value (${VAR:-default}, so a port moved in .env is followed on the next build) or, `literal`, with the
+        port this generation allocated (for code); "" if the host cannot reach it."""
+        path = self.public_path(capability)
+        if path:
+            return path
+        for provider in self.providers(capability):
+            container = int(provider.provides[capability]["port"])
+            for port, host, _ in self.published(provider.name):
+                if port.container == container:
+                    return f"http://localhost:{host if literal else self.var(port.env)}/"
+        return ""
+
+    def internal_url(self, capability: str) -> str:
+        """http://<service>:<port> of the provider of `capability` on the compose network, for server-side code
+        (a page rendered on the server asks the API there); "" if the stack has none."""
+        for provider in self.providers(capability):
+            return f"http://{provider.name}:{int(provider.provides[capability]['port'])}"
+        return ""
+
+    def browser_origins(self, name: str) -> str:
+        """The origins of the stack's pages (web-ui) that call the API `name` (an http-api) from another origin, comma-separated compose
+        values for its CORS setting: each page on its own published port, as localhost and 127.0.0.1; "" when a
+        reverse proxy serves them under one origin, or `name` is not reachable from the host on its own."""
+        if "http-api" not in self.component(name).provides or self.routed_by(name) or not self.published(name):
+            return ""
+        origins = []
+        for page in self.providers("web-ui"):
+            if page.name == name or self.routed_by(page.name):
+                continue
+            container = int(page.provides["web-ui"]["port"])
+            for port, _, _ in self.published(page.name):
+                if port.container == container:
+                    origins += [f"http://localhost:{self.var(port.env)}", f"http://127.0.0.1:{self.var(port.env)}"]
+        return ",".join(origins)
+
     # --- compose fragment snippets: each starts with a newline, to follow `{{-` in a fragment ---------------
 
     def environment_yaml(self, name: str) -> str:
@@ -335,7 +373,12 @@ def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem
             options = [p for cap in group for p in catalog.providers(cap)]
             asked_at = max([component.category, *(p.category for p in options)], key=order.index)
             needs = " or ".join(dict.fromkeys(f"a {catalog.categories[p.category].label}" for p in options))
-            choose = " or ".join(f"{p.category}={p.name}" for p in options)
+            # one choice per category, its default where that provides it: the list stays short as the catalog grows
+            by_category: dict[str, str] = {}
+            for p in options:
+                if p.category not in by_category or catalog.categories[p.category].default == p.name:
+                    by_category[p.category] = p.name
+            choose = " or ".join(f"{category}={name}" for category, name in by_category.items())
             problems.append(Problem(asked_at, f"{component.label} needs {needs}: choose {choose}, "
                                               f"or set {component.category} to {NONE}"))
     preferred = [h for c in stack.components for p in c.ports for h in p.host]

@@ -61,7 +61,7 @@ def test_hostile_answers_keep_compose_and_env_intact(hostile: Path) -> None:
         ({"project_slug": "My Shop"}, "project_slug", "lowercase letters, digits and hyphens"),
         ({"project_slug": "shop_1"}, "project_slug", "e.g. my-project"),
         ({"project_slug": "-shop"}, "project_slug", "starting and ending with a letter or digit"),
-        ({"backend": "django"}, "backend", "'django' is not in ['fastapi', 'none']"),
+        ({"backend": "rails"}, "backend", "'rails' is not in ['fastapi', "),  # the choices, the default first
         ({"project_description": "nginx only, no backend, no frontend"}, "proxy",
          "Nginx needs a backend or a frontend: choose backend=fastapi or frontend=react, or set proxy to none"),
         ({"proxy": "nginx", "backend": "none", "frontend": "none"}, "proxy", "or set proxy to none"),

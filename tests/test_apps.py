@@ -1,5 +1,6 @@
 """The application code of a generated project really runs: its own `make test`, on the host, against the
-PostgreSQL and Redis servers of this machine (.ci/run starts them), and the frontend's production build.
+database and cache servers of this machine (.ci/run starts them): every backend with every SQL database it can
+use and every cache, computed from the catalog, and the frontends' production builds.
 
 Each backend test run gets a fresh, uniquely named database, dropped afterwards, so reruns, parallel workers
 and the migrations tests (which go down to an empty schema and up again) never collide."""
@@ -8,57 +9,83 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from projects import CATALOG, REPO, answers_for, copy_project, with_requirements
+from projects import CATALOG, REPO, answers_for, compose_config, copy_project, with_requirements
 
+from extensions.catalog import NONE, Component
 from extensions.stack import Stack
 
-POSTGRES = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # The variable a consumer of each capability reads, as its provider's component.yml declares it.
 URL_VARIABLES = {"sql-database": "DATABASE_URL", "cache": "REDIS_URL"}
-# Tests that go through the API to a real server and back; each must run and pass where the backend has it.
-ROUND_TRIPS = {
-    "sql-database": ["test_items.py::test_item_written_is_read_back",
-                     "test_migrations.py::test_migrations_go_down_and_up_again",
-                     "test_migrations.py::test_models_match_the_migrations",
-                     "test_health.py::test_database_up"],
-    "cache": ["test_cache.py::test_value_cached_is_read_back", "test_health.py::test_cache_up"],
-}
 BACKENDS = [c for c in CATALOG.components.values() if c.category == "backend"]
+DEFAULTS = {category.name: category.default for category in CATALOG.categories.values()}
 
 
-def postgres_tool(tool: str, *args: str) -> str:
-    if shutil.which(tool) is None:
-        pytest.fail(f"{tool} is not installed: install the PostgreSQL client (apt-get install postgresql-client)",
-                    pytrace=False)
-    result = subprocess.run([tool, *POSTGRES, *args], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, f"{tool} {' '.join(args)}: {result.stderr}"
+def tool(*command: str) -> str:
+    if shutil.which(command[0]) is None:
+        pytest.fail(f"{command[0]} is not installed: install the client of the local servers "
+                    "(apt-get install postgresql-client mariadb-client)", pytrace=False)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"{' '.join(command)}: {result.stderr}"
     return result.stdout
 
 
+@dataclass(frozen=True)
+class LocalServer:
+    """A database server of this machine, by the scheme of the URL its component hands out."""
+    url: str                                  # with {name}, the database
+    create: Callable[[str], object]
+    drop: Callable[[str], object]
+    query: Callable[[str, str], str]          # (database, SQL) -> rows, tab-separated
+
+
+POSTGRES = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+MARIADB = ["--protocol=tcp", "-h", "127.0.0.1", "-P", "3306", "-u", "root"]
+LOCAL_SERVERS = {
+    "postgresql": LocalServer(
+        "postgresql://postgres@127.0.0.1:5432/{name}",
+        lambda name: tool("createdb", *POSTGRES, name),
+        lambda name: tool("dropdb", *POSTGRES, "--force", name),
+        lambda name, sql: tool("psql", *POSTGRES, "--no-psqlrc", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                               "-d", name, "-c", sql).strip()),
+    "mysql": LocalServer(
+        "mysql://root@127.0.0.1:3306/{name}",
+        lambda name: tool("mariadb", *MARIADB, "-e", f"CREATE DATABASE `{name}`"),
+        lambda name: tool("mariadb", *MARIADB, "-e", f"DROP DATABASE `{name}`"),
+        lambda name, sql: tool("mariadb", *MARIADB, "--batch", "--skip-column-names", name, "-e", sql).strip()),
+}
+
+
+def server_of(database: Component) -> LocalServer:
+    """The local server for a provider of sql-database, by the scheme of the DATABASE_URL it hands out."""
+    url = str(database.provides["sql-database"]["env"]["DATABASE_URL"])
+    scheme = url.partition("://")[0]
+    assert scheme in LOCAL_SERVERS, f"{database.name}: no local server for {scheme}:// URLs in tests/test_apps.py"
+    return LOCAL_SERVERS[scheme]
+
+
 @contextlib.contextmanager
-def fresh_database() -> Iterator[tuple[str, str]]:
+def fresh_database(server: LocalServer) -> Iterator[tuple[str, str]]:
     """(name, URL) of a new empty database on the local server; dropped on exit."""
     name = f"stacks_test_{uuid.uuid4().hex[:12]}"
-    postgres_tool("createdb", name)
+    server.create(name)
     try:
-        yield name, f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield name, server.url.format(name=name)
     finally:
-        postgres_tool("dropdb", "--force", name)
-
-
-def query(database: str, sql: str) -> str:
-    return postgres_tool("psql", "--no-psqlrc", "-At", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql).strip()
+        server.drop(name)
 
 
 def make(project: Path, *targets: str, folder: str = ".", servers: dict[str, str]) -> subprocess.CompletedProcess:
@@ -69,22 +96,31 @@ def make(project: Path, *targets: str, folder: str = ".", servers: dict[str, str
                           env={**env, **servers, "PYTEST_ADDOPTS": "-rA"}, timeout=900)
 
 
-def check_backend_tests(output: str, tests_folder: Path, capabilities: set[str]) -> None:
-    """Every test the backend was generated with ran and passed, the round trips through each server included."""
-    tests = "".join(p.read_text() for p in tests_folder.glob("test_*.py"))
-    assert re.search(rf"\b{tests.count('def test_')} passed\b", output), output[-3000:]
-    summary = re.search(r"short test summary info =+\n(.*?)\n(=+ .* =+)\n", output, re.DOTALL)
-    assert summary, output[-3000:]
-    assert re.fullmatch(r"=+ \d+ passed in [^,]* =+", summary.group(2)), summary.group(2)  # no skip, no xfail
-    assert all(line.startswith("PASSED ") for line in summary.group(1).splitlines()), summary.group(1)
-    for capability, names in ROUND_TRIPS.items():
+def check_backend_tests(folder: Path, backend: Component, capabilities: set[str], output: str) -> None:
+    """The JUnit report `make test` wrote: every case passed, none skipped, and the cases that go through a real
+    server of each capability ran exactly when the backend is wired to it."""
+    report = folder / backend.tests["report"]
+    assert report.exists(), f"make test wrote no {report.name}\n{output[-3000:]}"
+    cases = list(ElementTree.parse(report).getroot().iter("testcase"))
+    assert cases, f"{report}: no test case"
+    outcomes = {case.get("name"): [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+                for case in cases}
+    bad = {name: tags for name, tags in outcomes.items() if tags}
+    assert not bad, f"{backend.name}: {bad}\n{output[-3000:]}"
+    for capability, names in backend.tests["round_trips"].items():
         for name in names:
-            ran = re.search(rf"^PASSED tests/{re.escape(name)}$", output, re.MULTILINE)
-            assert bool(ran) == (capability in capabilities), f"{name}: {'did not pass' if not ran else 'unexpected'}"
+            assert (name in outcomes) == (capability in capabilities), \
+                f"{backend.name}: {name} {'did not run' if name not in outcomes else 'ran unwired'}"
 
 
 def backend_section(output: str, backend: str) -> str:
     return output.split(f"== services/{backend}/")[1].split("== services/")[0]
+
+
+def items_columns(server: LocalServer, database: str) -> list[str]:
+    return server.query(database, "SELECT column_name FROM information_schema.columns WHERE table_name = 'items' "
+                                  "AND table_schema = " + ("DATABASE()" if server is LOCAL_SERVERS["mysql"]
+                                                           else "'public'") + " ORDER BY ordinal_position").split()
 
 
 @pytest.fixture(scope="module")
@@ -93,50 +129,78 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_make_test_runs_every_service_test_suite(project: Path) -> None:
-    """The default stack: backend wired to PostgreSQL and Redis, migrations applied, every round trip passes."""
-    backend = BACKENDS[0].name
+    """The default stack: the backend wired to its database and cache, migrations applied, every round trip
+    passes, and the frontend's tests run too."""
+    backend, frontend = CATALOG.components[DEFAULTS["backend"]], DEFAULTS["frontend"]
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    wired = {edge.capability for edge in Stack(CATALOG, answers).wiring(backend)}
+    wired = {edge.capability for edge in Stack(CATALOG, answers).wiring(backend.name)}
     assert set(URL_VARIABLES) <= wired, "the default stack wires the backend to a database and a cache"
-    with fresh_database() as (database, url):
+    server = server_of(CATALOG.components[DEFAULTS["database"]])
+    with fresh_database(server) as (database, url):
         result = make(project, "test", servers={"DATABASE_URL": url, "REDIS_URL": REDIS_URL})
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-4000:]
-        assert f"== services/{backend}/" in output and "== services/react/" in output
-        section = backend_section(result.stdout, backend)
-        assert "alembic upgrade head" in section and "Running upgrade  -> " in result.stderr  # alembic logs there
-        check_backend_tests(section, project / f"services/{backend}/tests", wired)
-        assert "PASSED tests/test_health.py::test_database_and_cache_up" in section
-
-        # the migrations built the table and recorded their head, in the database the tests were given
-        revisions = [re.search(r'^revision: str = "(\w+)"$', p.read_text(), re.MULTILINE).group(1)
-                     for p in (project / f"services/{backend}/migrations/versions").glob("*.py")]
-        assert [query(database, "SELECT version_num FROM alembic_version")] == revisions  # the one head
-        columns = query(database, "SELECT column_name FROM information_schema.columns "
-                                  "WHERE table_name = 'items' ORDER BY ordinal_position")
-        assert columns.split() == ["id", "name", "created_at"]
+        assert f"== services/{backend.name}/" in output and f"== services/{frontend}/" in output
+        check_backend_tests(project / "services" / backend.name, backend, wired, backend_section(output, backend.name))
+        # the migrations built the table in the database the tests were given
+        assert items_columns(server, database) == ["id", "name", "created_at"]
 
     # the frontend installed exactly its lockfile, then ran every one of its unit tests
-    frontend = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout.split("== services/react/")[1])  # vitest's colours
-    cases = sum(p.read_text().count("\n  it(") for p in (project / "services/react/src").rglob("*.test.ts*"))
-    assert "npm ci" in frontend and re.search(rf"Tests\s+{cases} passed \({cases}\)", frontend), frontend[-2000:]
+    page = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout.split(f"== services/{frontend}/")[1])  # vitest's colours
+    cases = sum(p.read_text().count("\n  it(") for p in (project / f"services/{frontend}/src").rglob("*.test.ts*"))
+    assert "npm ci" in page and re.search(rf"Tests\s+{cases} passed \({cases}\)", page), page[-2000:]
 
 
-def wiring_subsets() -> list[tuple[str, tuple[str, ...]]]:
-    """Each backend with every proper subset of what it can be wired to (the default stack has all of it)."""
-    return [(backend.name, subset) for backend in BACKENDS
-            for size in range(len(backend.uses))
-            for subset in itertools.combinations(backend.uses, size)]
+def backend_matrix() -> list[tuple[str, str, str]]:
+    """Every backend with every SQL database and every cache it can use, and without each: from the catalog."""
+    choices = {capability: [p.name for p in CATALOG.providers(capability)] + [NONE] for capability in URL_VARIABLES}
+    return [(backend.name, database, cache) for backend in BACKENDS
+            for database, cache in itertools.product(choices["sql-database"], choices["cache"])
+            if all(capability in backend.uses or choice == NONE
+                   for capability, choice in zip(URL_VARIABLES, (database, cache)))]
 
 
-@pytest.mark.parametrize(("backend", "capabilities"), wiring_subsets(),
-                         ids=[f"{b}-with-{'+'.join(c) or 'nothing'}" for b, c in wiring_subsets()])
-def test_backend_runs_with_less(backend: str, capabilities: tuple[str, ...], tmp_path: Path) -> None:
-    """Without a database (or a cache) the backend still generates, and its tests run and pass."""
-    providers = [CATALOG.providers(capability)[0].name for capability in capabilities]
-    names = with_requirements([backend, *providers])
-    project = copy_project(tmp_path / "p", answers_for(names, project_name="Less"))
+@pytest.mark.parametrize(("backend", "database", "cache"), backend_matrix(),
+                         ids=[f"{b}-{d}-{c}" for b, d, c in backend_matrix()])
+def test_backend_tests_pass_with_each_database_and_cache(backend: str, database: str, cache: str,
+                                                         tmp_path: Path) -> None:
+    """The backend generated with this database and cache (or none) runs its own tests against the real servers
+    of this machine: its migrations build the items table there, and its round trips pass."""
+    component = CATALOG.components[backend]
+    names = with_requirements([n for n in (backend, database, cache) if n != NONE])
+    project = copy_project(tmp_path / "p", answers_for(names, project_name="Matrix"))
     folder = project / "services" / backend
+    wired = {edge.capability for edge in Stack(CATALOG, answers_for(names)).wiring(backend)}
+    assert wired == {cap for cap, choice in zip(URL_VARIABLES, (database, cache)) if choice != NONE}
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        if database != NONE:
+            server = server_of(CATALOG.components[database])
+            name, servers["DATABASE_URL"] = stack.enter_context(fresh_database(server))
+        if cache != NONE:
+            servers["REDIS_URL"] = REDIS_URL
+        result = make(project, "test", folder=f"services/{backend}", servers=servers)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-4000:]
+        check_backend_tests(folder, component, wired, output)
+        if database != NONE:
+            assert items_columns(server, name) == ["id", "name", "created_at"]
+
+        # a missing server is a failure that says what to set, never a silent skip
+        for capability, variable in URL_VARIABLES.items():
+            if capability in wired:
+                result = make(project, "test", f"TEST_{variable}=", folder=f"services/{backend}",
+                              servers={k: v for k, v in servers.items() if k != variable})
+                assert result.returncode != 0, (result.stdout + result.stderr)[-3000:]
+                assert f"TEST_{variable}" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("capabilities", [(), ("cache",), ("sql-database",)], ids=["nothing", "cache", "database"])
+def test_fastapi_files_follow_its_wiring(capabilities: tuple[str, ...], tmp_path: Path) -> None:
+    """Without a database there are no migrations, models or entrypoint; without a cache no cache module."""
+    providers = [CATALOG.categories[CATALOG.providers(cap)[0].category].default for cap in capabilities]
+    project = copy_project(tmp_path / "p", answers_for(with_requirements(["fastapi", *providers]), project_name="Less"))
+    folder = project / "services/fastapi"
     has_database = "sql-database" in capabilities
     for path in ("alembic.ini", "migrations", "entrypoint.sh", "app/database.py", "app/models.py"):
         assert (folder / path).exists() == has_database, path
@@ -146,43 +210,50 @@ def test_backend_runs_with_less(backend: str, capabilities: tuple[str, ...], tmp
     if has_database:
         assert (folder / "entrypoint.sh").read_text().endswith('alembic upgrade head\nexec "$@"\n')
 
-    with contextlib.ExitStack() as stack:
-        servers = {}
-        if has_database:
-            servers["DATABASE_URL"] = stack.enter_context(fresh_database())[1]
-        if "cache" in capabilities:
-            servers["REDIS_URL"] = REDIS_URL
-        result = make(project, "test", folder=f"services/{backend}", servers=servers)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    check_backend_tests(result.stdout, folder / "tests", set(capabilities))
+
+FRONTENDS = [c.name for c in CATALOG.in_category("frontend")]
 
 
-def test_frontend_builds_for_production(project: Path) -> None:
-    result = make(project, "build", folder="services/react", servers={})
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_frontend_builds_for_production(frontend: str, tmp_path: Path) -> None:
+    """The production build (type check included) of each frontend, with a name that needs escaping."""
+    project = copy_project(tmp_path / "p", answers_for([frontend], project_name="Shop \"app\" 🚀"))
+    result = make(project, "build", folder=f"services/{frontend}", servers={})
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    index = (project / "services/react/dist/index.html").read_text()
+    index = (project / f"services/{frontend}/dist/index.html").read_text()
     assert "<title>Shop &#34;app&#34; 🚀</title>" in index or "<title>Shop &quot;app&quot; 🚀</title>" in index
 
 
-def test_frontend_installs_its_lockfile() -> None:
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_frontend_installs_its_lockfile(frontend: str) -> None:
     """npm ci, never npm install: the build uses exactly the versions package-lock.json pins."""
-    makefile = (REPO / "template/services/react/Makefile").read_text()
+    folder = REPO / "template/services" / frontend
+    makefile = (folder / "Makefile").read_text()
     assert "npm ci" in makefile and "npm install" not in makefile
+    lock = json.loads((folder / "package-lock.json").read_text())
+    declared = json.loads(re.sub(r"\{\{.*?\}\}", '""', (folder / "package.json.jinja").read_text()))
+    root = lock["packages"][""]
+    assert root.get("dependencies", {}) == declared.get("dependencies", {}), "npm install --package-lock-only again"
+    assert root.get("devDependencies", {}) == declared.get("devDependencies", {}), "npm install --package-lock-only again"
 
 
-def test_backend_tests_fail_loudly_without_servers(project: Path) -> None:
-    """A missing server is a failure that says what to set, never a silent skip."""
-    result = make(project, "test", "TEST_DATABASE_URL=", "TEST_REDIS_URL=", folder="services/fastapi", servers={})
-    assert result.returncode != 0
-    assert "TEST_DATABASE_URL" in result.stdout + result.stderr
-
-
-def test_frontend_without_a_proxy_says_why_it_shows_no_api_status(tmp_path: Path) -> None:
-    """A page and an API with no reverse proxy between them: the page's own tests show it names the reason."""
-    project = copy_project(tmp_path / "p", answers_for(["fastapi", "react"], project_name="Unrouted"))
-    assert "API_PATH: string | null = null;" in (project / "services/react/src/config.ts").read_text()
-    result = make(project, "test", folder="services/react", servers={})
-    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
-    assert result.returncode == 0, output[-3000:]
-    cases = sum(p.read_text().count("\n  it(") for p in (project / "services/react/src").rglob("*.test.ts*"))
-    assert re.search(rf"Tests\s+{cases} passed \({cases}\)", output), output[-2000:]
+def test_frontend_without_a_proxy_calls_the_api_on_its_own_port(tmp_path: Path) -> None:
+    """A page and an API with no reverse proxy between them: the page is built with the API's published port
+    (following .env), the API allows the page's origin with CORS, and the page's own tests pass."""
+    frontends = [c.name for c in CATALOG.in_category("frontend")]
+    for frontend in frontends:
+        project = copy_project(tmp_path / frontend, answers_for([DEFAULTS["backend"], frontend], project_name="Direct"))
+        env = yaml.safe_load((project / ".env").read_text().replace("=", ": "))
+        model = compose_config(project)
+        api_port = next(p["published"] for p in model["services"][DEFAULTS["backend"]]["ports"])
+        page_port = next(p["published"] for p in model["services"][frontend]["ports"])
+        assert str(api_port) in {str(v) for v in env.values()} and str(page_port) in {str(v) for v in env.values()}
+        build_args = model["services"][frontend]["build"]["args"]
+        assert list(build_args.values()) == [f"http://localhost:{api_port}/"], build_args
+        cors = model["services"][DEFAULTS["backend"]]["environment"]["CORS_ORIGINS"]
+        assert cors == f"http://localhost:{page_port},http://127.0.0.1:{page_port}"
+        result = make(project, "test", folder=f"services/{frontend}", servers={})
+        output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+        assert result.returncode == 0, output[-3000:]
+        cases = sum(p.read_text().count("\n  it(") for p in (project / f"services/{frontend}/src").rglob("*.test.ts*"))
+        assert re.search(rf"Tests\s+{cases} passed \({cases}\)", output), output[-2000:]

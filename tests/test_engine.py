@@ -26,7 +26,8 @@ from engine.engine import Engine, EngineError, open_engine
 from engine.run_stack import Report, StackRun, contains, http, pinned_images, run_stack, stand_ins
 from engine.standins import STANDIN_FILE, STANDINS, all_standins, missing_standins, standin_folder
 from projects import (
-    CATALOG, answers_for, commit_all, copier, copy_project, git, new_template_repo, release, with_requirements,
+    CATALOG, answers_for, commit_all, copier, copy_project, git, is_valid, new_template_repo, release,
+    with_requirements,
 )
 
 from extensions.stack import Stack
@@ -36,21 +37,47 @@ RECOVERY_SECONDS = 90
 
 
 def cover_stacks() -> dict[str, dict[str, Any]]:
-    """Few stacks that together run every component, every HTTP service both through a proxy and on its own
-    port, and published datastores with a port offset: from the catalog, so a new component is run at once."""
-    defaults = [c.default for c in CATALOG.categories.values() if c.default != "none"]
+    """Few stacks that together run every component, every wiring the catalog allows (each consumer with each
+    provider of what it uses or routes), every HTTP service both through a proxy and on its own port, and
+    published datastores with a port offset: from the catalog, so a new component is run at once."""
+    defaults = {c.name: c.default for c in CATALOG.categories.values() if c.default != "none"}
     routers = [c.name for c in CATALOG.components.values() if c.routes]
     stacks = {
-        "defaults": answers_for(defaults, project_name="Engine Defaults"),
-        "unrouted-published-offset": answers_for([n for n in defaults if n not in routers], project_name="Engine Direct",
-                                                 publish_datastores=True, host_port_offset=20000),
+        "defaults": answers_for(list(defaults.values()), project_name="Engine Defaults"),
+        "unrouted-published-offset": answers_for([n for n in defaults.values() if n not in routers],
+                                                 project_name="Engine Direct", publish_datastores=True,
+                                                 host_port_offset=20000),
     }
-    covered = {name for answers in stacks.values() for name in Stack(CATALOG, answers).names}
-    for component in CATALOG.components.values():
-        if component.name not in covered:
+    covered = {(e.consumer, e.capability, e.provider) for a in stacks.values() for e in Stack(CATALOG, a).edges}
+    for consumer in CATALOG.components.values():
+        for capability in consumer.wants:
+            for provider in CATALOG.providers(capability):
+                if (consumer.name, capability, provider.name) in covered:
+                    continue
+                chosen = {**defaults, consumer.category: consumer.name, provider.category: provider.name}
+                names = with_requirements(list(chosen.values()))
+                if not is_valid(names):
+                    continue
+                answers = answers_for(names, project_name=f"Engine {consumer.name} {provider.name}")
+                stacks[f"{consumer.name}-{provider.name}"] = answers
+                covered |= {(e.consumer, e.capability, e.provider) for e in Stack(CATALOG, answers).edges}
+    # each HTTP service on its own port too, several at once: a page calls its API across origins there
+    direct = [c for c in CATALOG.components.values() if c.http_port and not c.routes]
+    unrouted = {n for a in stacks.values() for n in Stack(CATALOG, a).names if not Stack(CATALOG, a).routed_by(n)}
+    while missing := [c for c in direct if c.name not in unrouted]:
+        picked: dict[str, str] = {}
+        for component in missing:  # one per category at a time
+            picked.setdefault(component.category, component.name)
+        names = with_requirements(list({**{k: v for k, v in defaults.items() if v not in routers}, **picked}.values()))
+        answers = answers_for(names, project_name=f"Engine Direct {len(stacks)}")
+        reached = {n for n in names if not Stack(CATALOG, answers).routed_by(n)}
+        assert reached & set(picked.values()), f"{sorted(picked.values())}: no valid stack serves them unrouted"
+        stacks["unrouted-" + "-".join(picked.values())] = answers
+        unrouted |= reached
+    for component in CATALOG.components.values():  # anything the rules above left out (nothing wired to it)
+        if not any(component.name in Stack(CATALOG, a).names for a in stacks.values()):
             names = with_requirements([component.name])
             stacks[f"with-{component.name}"] = answers_for(names, project_name=f"Engine {component.name}")
-            covered |= set(names)
     return stacks
 
 
@@ -96,7 +123,8 @@ def test_cover_set_runs_every_component_and_reaches_each_http_service_both_ways(
     assert {name for stack in stacks for name in stack.names} == set(CATALOG.components)
     for component in CATALOG.components.values():
         if component.http_port and any(component.name in s.names for s in stacks if s.routed_by(component.name)):
-            assert any(s.http_endpoint(component.name) == (component.http_port.env, "") for s in stacks), component.name
+            assert any(s.http_endpoint(component.name) == (component.http_port.env, "") for s in stacks
+                       if component.name in s.names), component.name
     assert any(s.publish_datastores and s.offset for s in stacks)
 
 

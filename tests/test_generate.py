@@ -3,6 +3,7 @@ the default stack, each checked the way a user would notice a problem."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -14,14 +15,31 @@ from pathlib import Path
 import pytest
 import yaml
 from projects import (
-    CATALOG, REPO, answers_for, compose_config, copier, copy_project, git, pairwise_stacks, project_files, read_env,
-    with_requirements,
+    CATALOG, REPO, answers_for, compose_config, copier, copy_project, git, is_valid, pairwise_stacks, project_files,
+    read_env, with_requirements,
 )
+
+from extensions.catalog import NONE
 
 from extensions.stack import Stack
 
 STACKS = {"+".join(names): names for names in pairwise_stacks()}
 STACKS.update({f"{name}-alone": with_requirements([name]) for name in CATALOG.components})
+
+
+def app_tier_matrix() -> dict[str, list[str]]:
+    """Every backend x database x cache x frontend the questionnaire allows, with each proxy and without one."""
+    tiers = ["backend", "database", "cache", "frontend", "proxy"]
+    options = [[c.name for c in CATALOG.in_category(tier)] + [NONE] for tier in tiers]
+    matrix = {}
+    for choice in itertools.product(*options):
+        names = [n for n in choice if n != NONE]
+        if names and is_valid(names):
+            matrix["matrix:" + "+".join(choice)] = names
+    return matrix
+
+
+STACKS.update(app_tier_matrix())
 
 
 def check_project(project: Path, names: list[str], answers: dict) -> None:
@@ -45,6 +63,14 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
         for key, value in stack.environment(name).items():
             assert key in service["environment"], f"{name} is not given {key}"
             assert "${" not in service["environment"][key], "every variable resolves from .env"
+
+    # a page on a port of its own calls its API on the API's port, which allows the page's origin (CORS)
+    for name, service in model["services"].items():
+        if stack.browser_origins(name):
+            origins = service["environment"].get("CORS_ORIGINS", "").split(",")
+            pages = [p for p in stack.providers("web-ui") if not stack.routed_by(p.name)]
+            assert {int(o.rsplit(":", 1)[1]) for o in origins} == {
+                int(port["published"]) for page in pages for port in model["services"][page.name]["ports"]}, origins
 
     # host ports: unique, from .env, datastores private unless asked, then on 127.0.0.1 only
     published = [(s, p) for s, svc in model["services"].items() for p in svc.get("ports", [])]
@@ -167,14 +193,14 @@ def test_a_name_yaml_would_read_as_a_number_or_boolean_stays_text(name: str, tmp
 def test_after_copy_and_readme_say_what_was_generated_and_what_the_catalog_lacks(tmp_path: Path) -> None:
     """With --defaults nothing is asked, so the after-copy message names the services, and, like the README,
     each technology the description names that the catalog lacks, with what the stack has instead."""
-    description = "Django app with a MySQL database, events in Kafka"
+    description = "Flask app with a MySQL database, events in Kafka"
     result = copier("copy", "--trust", "--defaults", "--vcs-ref=HEAD", "-d", f"project_description={description}",
                     str(REPO), str(tmp_path / "shop"))
     said = result.stderr + result.stdout
-    sentences = ["Django is not in the stacks catalog: the backend is FastAPI instead.",
-                 "MySQL is not in the stacks catalog: the database is PostgreSQL instead.",
+    sentences = ["Flask is not in the stacks catalog: the backend is FastAPI instead.",
+                 "MySQL is not in the stacks catalog: the database is MariaDB instead.",
                  "Kafka is not in the stacks catalog, nor anything like it."]
-    assert f"Your stack is ready in {tmp_path / 'shop'}: FastAPI, PostgreSQL." in said, said
+    assert f"Your stack is ready in {tmp_path / 'shop'}: FastAPI, MariaDB." in said, said
     assert all(sentence in said for sentence in sentences), said
     assert "git init" in said and "make up      # build and start it, and wait until every service is healthy" in said
     readme = (tmp_path / "shop" / "README.md").read_text()
@@ -195,14 +221,15 @@ def test_after_copy_message_in_an_existing_repository_says_neither_cd_nor_git_in
                                                      ("A React page on a FastAPI backend, no proxy", "none"),
                                                      ("A FastAPI backend", "none")])
 def test_a_page_and_its_api_are_offered_a_proxy_unless_refused(description: str, proxy: str, tmp_path: Path) -> None:
-    """Without a reverse proxy the page cannot reach the API (another origin, no CORS): suggested when both are
-    in the stack; refused, the page says why it shows no API status."""
+    """A page and its API get one origin from a reverse proxy, suggested when both are in the stack; refused,
+    the page calls the API on the API's own port, which allows the page's origin (CORS)."""
     project = copy_project(tmp_path / "p", {"project_description": description})
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["proxy"] == proxy
     config = project / "services/react/src/config.ts"
     if config.exists():
-        assert ("API_PATH: string | null = null;" in config.read_text()) == (proxy == "none")
+        fallback = '"/api/"' if proxy == "nginx" else '"http://localhost:8000/"'
+        assert f": {fallback};" in config.read_text()
         assert "API_IN_STACK: boolean = true;" in config.read_text()
 
 

@@ -19,12 +19,22 @@ def ports_of(names: list[str], **answers) -> dict[str, int]:
     return Stack(CATALOG, answers_for(names, **answers)).ports
 
 
+DEFAULTS = {c.name: c.default for c in CATALOG.categories.values() if c.default != "none"}
+
+
 def test_full_stack_gets_the_conventional_ports() -> None:
-    assert ports_of(list(CATALOG.components)) == CONVENTIONAL
+    assert ports_of(list(DEFAULTS.values())) == CONVENTIONAL
+
+
+@pytest.mark.parametrize("name", list(CATALOG.components))
+def test_each_component_gets_its_conventional_port_in_the_default_stack(name: str) -> None:
+    component = CATALOG.components[name]
+    names = list({**DEFAULTS, component.category: name}.values())
+    assert {p.env: ports_of(names)[p.env] for p in component.ports} == {p.env: p.host[0] for p in component.ports}
 
 
 def test_offset_moves_every_port() -> None:
-    assert ports_of(list(CATALOG.components), host_port_offset=10000) == {k: v + 10000 for k, v in CONVENTIONAL.items()}
+    assert ports_of(list(DEFAULTS.values()), host_port_offset=10000) == {k: v + 10000 for k, v in CONVENTIONAL.items()}
 
 
 def test_collisions_are_resolved_in_rounds_then_upward() -> None:

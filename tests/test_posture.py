@@ -53,6 +53,8 @@ IMAGE_COMMANDS = {
     "redis:*-alpine": {"sh", "redis-cli", "grep"},
     "nginxinc/nginx-unprivileged:*-alpine": {"sh", "wget", "nginx"},
     "python:*-slim": {"sh", "python", "python3"},
+    "mariadb:*": {"sh", "bash", "healthcheck.sh", "mariadb", "mariadb-admin"},  # Ubuntu-based; the script in /usr/local/bin
+    "node:*-alpine": {"sh", "node", "npm", "wget"},
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")

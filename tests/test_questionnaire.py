@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pexpect
 import yaml
-from projects import REPO
+from projects import CATALOG, REPO
 
 DOWN, ENTER = "\x1b[B", "\r"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -18,6 +18,11 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 def selected(label: str) -> str:
     """The menu's pointer on `label`, whatever colour codes the terminal gets in between."""
     return r"»(?:\s|\x1b\[[0-9;?]*[A-Za-z])*" + re.escape(label)
+
+
+def none_after(category: str) -> str:
+    """The keys that move the menu's pointer from the first component of `category` to "none", its last line."""
+    return DOWN * len(CATALOG.in_category(category))
 
 
 def test_description_sets_the_defaults_and_a_choice_that_cannot_work_is_disabled(tmp_path: Path) -> None:
@@ -33,7 +38,7 @@ def test_description_sets_the_defaults_and_a_choice_that_cannot_work_is_disabled
     session.sendline("An nginx proxy in front of a FastAPI service with postgres")
     session.expect("Backend")
     session.expect(selected("FastAPI"))  # suggested by the description
-    session.send(DOWN + ENTER)  # ...but this person wants no backend
+    session.send(none_after("backend") + ENTER)  # ...but this person wants no backend
     for category in ("Frontend", "Database", "Cache"):
         session.expect(category)
         session.send(ENTER)
@@ -69,7 +74,7 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
         session.sendline(answer)
     session.expect("Backend")
     session.expect(selected("FastAPI"))
-    session.send(DOWN + ENTER)
+    session.send(none_after("backend") + ENTER)
     for category in ("Frontend", "Database", "Cache", "Reverse proxy"):
         session.expect(category)
         session.expect(r"»")
@@ -90,15 +95,15 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
 
 def test_help_names_what_the_catalog_lacks_before_the_question(tmp_path: Path) -> None:
     session = spawn_copier(tmp_path / "shop")
-    for prompt, answer in (("Project name", ""), ("Short name", ""), ("What is it", "Django with MySQL and Kafka")):
+    for prompt, answer in (("Project name", ""), ("Short name", ""), ("What is it", "Flask with MySQL and Kafka")):
         session.expect(prompt)
         session.sendline(answer)
-    session.expect(r"Backend \(Django is not in the catalog; the closest is FastAPI; not in the catalog, nor anything "
+    session.expect(r"Backend \(Flask is not in the catalog; the closest is FastAPI; not in the catalog, nor anything "
                    r"like it: Kafka\)")
     session.expect(selected("FastAPI"))
     session.send(ENTER)
     session.expect("Frontend")
     session.send(ENTER)
-    session.expect(r"Database \(MySQL is not in the catalog; the closest is PostgreSQL\)")
-    session.expect(selected("PostgreSQL"))
+    session.expect(r"Database \(MySQL is not in the catalog; the closest is MariaDB\)")
+    session.expect(selected("MariaDB"))
     session.close(force=True)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 from projects import (
-    REPO, commit_all, compose_config, copier, git, new_template_repo, project_files, read_env, release, run_hook,
+    CATALOG, REPO, answers_for, commit_all, compose_config, copier, git, is_valid, new_template_repo, project_files,
+    read_env, release, run_hook, with_requirements,
 )
 
 FIRST_RELEASE = "ed0d6c8"  # 0.1.0, the first version of the template that landed; its .env keys were *_PORT
@@ -348,3 +349,74 @@ def test_update_between_untagged_commits_still_migrates(tmp_path: Path) -> None:
     commit_all(project, "updated")
     again = copier("update", "--trust", "--defaults", "--vcs-ref=HEAD", cwd=project)
     assert "renamed in .env" not in again.stderr and "Redis now runs as uid 999" not in again.stderr
+
+
+# --- every component through copier update: added, removed, added back -------------------------------------------
+
+def lifecycle_stacks() -> dict[str, tuple[list[str], list[str]]]:
+    """For each component: (a valid stack without it, the same stack with it and what it requires)."""
+    stacks = {}
+    for component in CATALOG.components.values():
+        with_it = with_requirements([component.name])
+        without = [n for n in with_it if n != component.name]
+        others = [c.default for c in CATALOG.categories.values() if c.name != component.category and c.default != "none"]
+        for extra in [[], *([d] for d in others)]:
+            base = [*without, *(n for n in extra if n not in without)]
+            if base and is_valid(base) and is_valid([*base, component.name]):
+                stacks[component.name] = (base, [*base, component.name])
+                break
+        else:
+            pytest.fail(f"{component.name}: no valid stack without it to add it to")
+    return stacks
+
+
+LIFECYCLE = lifecycle_stacks()
+
+
+@pytest.fixture(scope="module")
+def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This working tree as one release."""
+    repo = new_template_repo(tmp_path_factory.mktemp("current") / "stacks")
+    release(repo, "9.0.0", files_from=REPO)
+    return repo
+
+
+@pytest.mark.parametrize("name", list(LIFECYCLE))
+def test_each_component_is_added_removed_and_added_back_with_nothing_lost(name: str, current: Path,
+                                                                         tmp_path: Path) -> None:
+    component = CATALOG.components[name]
+    base, with_it = LIFECYCLE[name]
+    answers = answers_for(base, project_name="Life")
+    project = generate(current, tmp_path / "life", *(f"{k}={v}" for k, v in answers.items()), ref="9.0.0")
+    env_before = read_env(project / ".env")
+    category = component.category
+    chosen = answers_for(with_it)[category]
+    chosen = chosen if isinstance(chosen, str) else ",".join(chosen)  # a multiselect answer
+
+    copier("update", "--trust", "--defaults", "-d", f"{category}={chosen}", cwd=project)
+    assert_merged_cleanly(project)
+    env = read_env(project / ".env")
+    assert {k: env[k] for k in env_before} == env_before, "values the project had are kept"
+    keys = [v.name for v in component.env]
+    for variable in component.env:
+        assert (SECRET.match(env[variable.name]) if variable.secret else env[variable.name] == variable.value), variable
+    service = compose_config(project)["services"][name]
+    volumes = [mount["source"] for mount in service.get("volumes", []) if mount["type"] == "volume"]
+    commit_all(project, f"with {name}")
+
+    removed = copier("update", "--trust", "--defaults", "-d", f"{category}={answers[category]}", cwd=project)
+    assert_merged_cleanly(project)
+    assert name not in compose_config(project)["services"]
+    assert not (project / "services" / name / "compose.yaml").exists()
+    env_text = (project / ".env").read_text()
+    for key in keys:
+        assert f"\n#{key}={env[key]}\n" in env_text, f"{key} must stay in .env, commented out"
+    assert f"{name} left the stack" in removed.stderr, removed.stderr
+    for volume in volumes:
+        assert f"life_{volume}" in removed.stderr, f"the kept volume {volume} is named"
+    commit_all(project, f"without {name}")
+
+    copier("update", "--trust", "--defaults", "-d", f"{category}={chosen}", cwd=project)
+    assert_merged_cleanly(project)
+    again = read_env(project / ".env")
+    assert {k: again[k] for k in keys} == {k: env[k] for k in keys}, "the kept values are restored, secrets included"

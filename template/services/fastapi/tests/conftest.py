@@ -14,7 +14,7 @@ def client() -> Callable[..., TestClient]:
     """Build a test client from explicit settings, ignoring the environment's URLs."""
 
     def make(**settings: str | None) -> TestClient:
-        unset: dict[str, str | None] = {"database_url": None, "redis_url": None}
+        unset: dict[str, str | None] = {"database_url": None, "redis_url": None, "cors_origins": ""}
         return TestClient(create_app(Settings(**(unset | settings))))
 
     return make

@@ -1,7 +1,7 @@
 import { renderToString } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import App from "./App.tsx";
-import { API_IN_STACK, API_PATH, PROJECT_DESCRIPTION, PROJECT_NAME } from "./config.ts";
+import { API_IN_STACK, API_URL, PROJECT_DESCRIPTION, PROJECT_NAME } from "./config.ts";
 import { API_STATE_LABELS, API_UNROUTED_LABEL, apiStateFromHealth } from "./health.ts";
 
 // Same escaping React applies to text content in server rendering.
@@ -32,16 +32,16 @@ describe("App", () => {
 
   it("says why the page cannot reach an API that no proxy serves beside it, and never stays silent", () => {
     const said = html.includes(escapeHtml(API_UNROUTED_LABEL));
-    expect(said).toBe(API_PATH === null && API_IN_STACK);
+    expect(said).toBe(API_URL === null && API_IN_STACK);
   });
 
   it("shows the API status only when the stack has an API", () => {
     // Effects do not run on the server, so the status is still "checking".
     const label = escapeHtml(API_STATE_LABELS.checking);
-    if (API_PATH === null) {
+    if (API_URL === null) {
       expect(html).not.toContain(label);
     } else {
-      expect(API_PATH.endsWith("/")).toBe(true);
+      expect(API_URL.endsWith("/")).toBe(true);
       expect(html).toContain(label);
     }
   });

@@ -10,13 +10,13 @@ export function apiStateFromHealth(body: unknown): Exclude<ApiState, "checking">
   return "unreachable";
 }
 
-/** Fetches `${apiPath}health` once; never throws. */
+/** Fetches `${apiUrl}health` once; never throws. */
 export async function checkApi(
-  apiPath: string,
+  apiUrl: string,
   signal?: AbortSignal,
 ): Promise<Exclude<ApiState, "checking">> {
   try {
-    const response = await fetch(`${apiPath}health`, {
+    const response = await fetch(`${apiUrl}health`, {
       headers: { Accept: "application/json" },
       signal,
     });
@@ -27,9 +27,9 @@ export async function checkApi(
   }
 }
 
-/** The stack has an API, but no reverse proxy serves it beside this page, so the page cannot ask it. */
+/** The stack has an API, but neither a reverse proxy nor a published port of its own lets the browser ask it. */
 export const API_UNROUTED_LABEL =
-  "API: not reachable from this page, which needs a reverse proxy to serve the API beside it";
+  "API: not reachable from this page: neither a reverse proxy nor a port of its own serves it to the browser";
 
 export const API_STATE_LABELS: Record<ApiState, string> = {
   checking: "API: checking…",

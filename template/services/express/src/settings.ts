@@ -1,0 +1,30 @@
+/** Runtime configuration, read from environment variables; an empty variable counts as unset. */
+export interface Settings {
+  databaseUrl?: string;
+  redisUrl?: string;
+  /** Origins of pages on other origins that may call the API from the browser (CORS_ORIGINS, comma-separated). */
+  corsOrigins: string[];
+  port: number;
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
+    port: Number(env.PORT || 3000),
+  };
+}
+
+/** Rejects with a timeout error when `promise` takes longer than `seconds`. */
+export function withTimeout<T>(promise: Promise<T>, seconds: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`no answer within ${seconds} s`)), seconds * 1000);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
