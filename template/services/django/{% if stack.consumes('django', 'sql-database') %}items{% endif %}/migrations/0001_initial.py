@@ -24,5 +24,6 @@ class Migration(migrations.Migration):
                 "db_table": "items",
             },
         ),
-        migrations.RunPython(utf8mb4_on_mysql, migrations.RunPython.noop),
+        # atomic=False: MariaDB and MySQL cannot change a schema inside a transaction.
+        migrations.RunPython(utf8mb4_on_mysql, migrations.RunPython.noop, atomic=False),
     ]
