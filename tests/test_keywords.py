@@ -39,6 +39,9 @@ def expect(**chosen: str) -> dict[str, str]:
         ("an expressive API with Postgres", expect(backend="fastapi", database="postgres")),  # not Express
         ("a Vue.js page, no backend", expect(frontend="vue")),
         ("a Nuxt site on FastAPI", expect(frontend="vue", backend="fastapi")),  # not in the catalog: its closest
+        ("A Django app with MySQL", expect(backend="django", database="mariadb")),  # MySQL: its closest, MariaDB
+        ("Django with Postgres and Redis", expect(backend="django", database="postgres", cache="redis")),
+        ("FastAPI, not Django", expect(backend="fastapi")),
         ("FastAPI on MariaDB", expect(backend="fastapi", database="mariadb")),
         ("an API storing its data in Maria DB, with Redis", expect(backend="fastapi", database="mariadb", cache="redis")),
         ("FastAPI on MariaDB, not Postgres", expect(backend="fastapi", database="mariadb")),
@@ -136,6 +139,7 @@ def test_a_multiselect_category_suggests_every_component_it_names(tmp_path: Path
         ("Flask app with a MySQL database", expect(backend="fastapi", database="mariadb"), ["Flask", "MySQL"]),
         ("Flask app with SQLite", expect(backend="fastapi", database="postgres"), ["Flask", "SQLite"]),
         ("A Rails app", expect(backend="fastapi"), ["Ruby on Rails"]),
+        ("A Django app with MySQL", expect(backend="django", database="mariadb"), ["MySQL"]),
         ("Go microservice with Kafka", expect(backend="fastapi"), ["Go", "Kafka"]),
         ("A Svelte frontend on a FastAPI backend", expect(backend="fastapi", frontend="react"), ["Svelte"]),
         # refused or merely English: nothing absent is named
