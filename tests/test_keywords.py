@@ -115,7 +115,7 @@ def _catalog_with(tmp_path: Path, **components: tuple[str, list[str]]):
     for name, (category, keywords) in components.items():
         (services / name).mkdir()
         (services / name / "component.yml").write_text(
-            f"label: {name}\ncategory: {category}\nsummary: test\nkeywords: {keywords}\nimage: node:22.12.0-alpine\n"
+            f"label: {name}\ncategory: {category}\nsummary: test\nkeywords: {keywords}\nimage: node:24.19.0-alpine\n"
         )
     return load_catalog(services)
 
