@@ -154,7 +154,7 @@ class Component:
     round_trips: tuple[dict[str, Any], ...] = ()
     health_checks: dict[str, str] = field(default_factory=dict)  # capability -> its name in the health answer
     verified: str = "native-only"
-    tests: dict[str, Any] = field(default_factory=dict)  # report: JUnit file of make test; round_trips: names
+    tests: dict[str, Any] = field(default_factory=dict)  # report, round_trips, built_page or built_server
     name_is_a_word: bool = False  # an English word ("express"): only its keywords, whole phrases, choose it
 
     @property
@@ -381,10 +381,12 @@ def _health_checks(path: Path, spec: Any) -> dict[str, str]:
 
 def _tests(path: Path, spec: Any) -> dict[str, Any]:
     """tests: {report: <JUnit XML file `make test` writes, in the component's folder>, round_trips: {capability:
-    [names of test cases that go through a real server of it]}}: what the suite checks ran and passed."""
+    [names of test cases that go through a real server of it]}}: what the suite checks ran and passed. A page
+    says where `make build` leaves it: built_page, the HTML file; or built_server, the command (run in the
+    component's folder, listening on $PORT at $HOSTNAME) of the server the build writes, which renders it."""
     example = "e.g. tests: {report: test-results.xml, round_trips: {sql-database: [test_item_written_is_read_back]}}"
-    if not isinstance(spec, dict) or set(spec) - {"report", "round_trips"}:
-        raise CatalogError(f"{path}: tests may only hold report and round_trips ({example})")
+    if not isinstance(spec, dict) or set(spec) - {"report", "round_trips", "built_page", "built_server"}:
+        raise CatalogError(f"{path}: tests may only hold report, round_trips, built_page and built_server ({example})")
     report = spec.get("report")
     if report is not None and not (isinstance(report, str) and re.match(r"^[\w.-]+(/[\w.-]+)*\.xml$", report)):
         raise CatalogError(f"{path}: tests.report is the JUnit XML file make test writes, relative to the "
@@ -396,7 +398,22 @@ def _tests(path: Path, spec: Any) -> dict[str, Any]:
                            f"of it ({example})")
     if trips and not report:
         raise CatalogError(f"{path}: tests.round_trips needs tests.report, where the suite finds them ({example})")
-    return {"report": report, "round_trips": {str(k): [str(n) for n in v] for k, v in trips.items()}}
+    page, server = spec.get("built_page"), spec.get("built_server")
+    if page is not None and not (isinstance(page, str) and re.match(r"^[\w.-]+(/[\w.-]+)*\.html$", page)):
+        raise CatalogError(f"{path}: tests.built_page is the HTML file make build writes, relative to the component's "
+                           "folder, e.g. dist/index.html")
+    if server is not None and not (isinstance(server, list) and server and all(_one_line(a) for a in server)):
+        raise CatalogError(f"{path}: tests.built_server is the command of the server make build writes, as a list, "
+                           "e.g. [node, .next/standalone/server.js]")
+    if page is not None and server is not None:
+        raise CatalogError(f"{path}: a page is either a built file (tests.built_page) or rendered by a built server "
+                           "(tests.built_server), not both")
+    tests: dict[str, Any] = {"report": report, "round_trips": {str(k): [str(n) for n in v] for k, v in trips.items()}}
+    if page is not None:
+        tests["built_page"] = page
+    if server is not None:
+        tests["built_server"] = [str(a) for a in server]
+    return tests
 
 
 def _verified(path: Path, value: Any) -> str:

@@ -13,7 +13,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
@@ -147,7 +150,7 @@ def test_make_test_runs_every_service_test_suite(project: Path) -> None:
 
     # the frontend installed exactly its lockfile, then ran every one of its unit tests
     page = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout.split(f"== services/{frontend}/")[1])  # vitest's colours
-    cases = sum(p.read_text().count("\n  it(") for p in (project / f"services/{frontend}/src").rglob("*.test.ts*"))
+    cases = unit_tests(project / "services" / frontend)
     assert "npm ci" in page and re.search(rf"Tests\s+{cases} passed \({cases}\)", page), page[-2000:]
 
 
@@ -214,13 +217,45 @@ def test_fastapi_files_follow_its_wiring(capabilities: tuple[str, ...], tmp_path
 FRONTENDS = [c.name for c in CATALOG.in_category("frontend")]
 
 
+def unit_tests(folder: Path) -> int:
+    """How many `it(` cases a frontend's own test files hold (not those of what npm installs or a build writes)."""
+    return sum(path.read_text().count("\n  it(") for path in folder.rglob("*.test.ts*")
+               if not any(part == "node_modules" or part.startswith(".") for part in path.relative_to(folder).parts))
+
+
+def built_page(folder: Path, frontend: Component) -> str:
+    """The page `make build` made, as its component.yml says: the HTML file it wrote (tests.built_page), or what
+    the server it wrote (tests.built_server) renders at /, started on a free local port."""
+    if "built_page" in frontend.tests:
+        return (folder / frontend.tests["built_page"]).read_text()
+    assert "built_server" in frontend.tests, \
+        f"{frontend.name}: say where make build leaves the page: tests.built_page or tests.built_server in component.yml"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(frontend.tests["built_server"], cwd=folder, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env={**os.environ, "PORT": str(port), "HOSTNAME": "127.0.0.1"})
+    try:
+        deadline = time.monotonic() + 30
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+                    return response.read().decode()
+            except OSError:  # not listening yet
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0]
+    pytest.fail(f"{frontend.name}: {' '.join(frontend.tests['built_server'])} served no page on port {port}\n{output[-3000:]}")
+
+
 @pytest.mark.parametrize("frontend", FRONTENDS)
 def test_frontend_builds_for_production(frontend: str, tmp_path: Path) -> None:
     """The production build (type check included) of each frontend, with a name that needs escaping."""
     project = copy_project(tmp_path / "p", answers_for([frontend], project_name="Shop \"app\" 🚀"))
     result = make(project, "build", folder=f"services/{frontend}", servers={})
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    index = (project / f"services/{frontend}/dist/index.html").read_text()
+    index = built_page(project / f"services/{frontend}", CATALOG.components[frontend])
     assert "<title>Shop &#34;app&#34; 🚀</title>" in index or "<title>Shop &quot;app&quot; 🚀</title>" in index
 
 
@@ -255,5 +290,5 @@ def test_frontend_without_a_proxy_calls_the_api_on_its_own_port(tmp_path: Path) 
         result = make(project, "test", folder=f"services/{frontend}", servers={})
         output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
         assert result.returncode == 0, output[-3000:]
-        cases = sum(p.read_text().count("\n  it(") for p in (project / f"services/{frontend}/src").rglob("*.test.ts*"))
+        cases = unit_tests(project / "services" / frontend)
         assert re.search(rf"Tests\s+{cases} passed \({cases}\)", output), output[-2000:]

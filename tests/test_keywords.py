@@ -39,6 +39,9 @@ def expect(**chosen: str) -> dict[str, str]:
         ("an expressive API with Postgres", expect(backend="fastapi", database="postgres")),  # not Express
         ("a Vue.js page, no backend", expect(frontend="vue")),
         ("a Nuxt site on FastAPI", expect(frontend="vue", backend="fastapi")),  # not in the catalog: its closest
+        ("A Next.js frontend on an Express API", expect(frontend="nextjs", backend="express")),
+        ("nextjs app, no backend", expect(frontend="nextjs")),
+        ("React, not Next.js", expect(frontend="react")),
         ("A Django app with MySQL", expect(backend="django", database="mariadb")),  # MySQL: its closest, MariaDB
         ("Django with Postgres and Redis", expect(backend="django", database="postgres", cache="redis")),
         ("FastAPI, not Django", expect(backend="fastapi")),
@@ -77,6 +80,7 @@ def test_suggested_stack(description: str, stack: dict[str, str]) -> None:
         "preact and reactor",
         "a revue of the week's bookings",  # not Vue
         "a clear overview",  # not Vue
+        "next steps: the next version, next week",  # not Next.js
     ],
 )
 def test_words_inside_other_words_are_not_mentions(description: str, tmp_path: Path) -> None:
