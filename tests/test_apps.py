@@ -34,6 +34,8 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 # The variable a consumer of each capability reads, as its provider's component.yml declares it.
 URL_VARIABLES = {"sql-database": "DATABASE_URL", "cache": "REDIS_URL"}
 BACKENDS = [c for c in CATALOG.components.values() if c.category == "backend"]
+# The standard linter of each toolchain whose `make test` does not already run one (tsc does for node).
+LINTERS = {"python": ["ruff", "check", "--no-cache", "."]}
 DEFAULTS = {category.name: category.default for category in CATALOG.categories.values()}
 
 
@@ -168,7 +170,7 @@ def backend_matrix() -> list[tuple[str, str, str]]:
 def test_backend_tests_pass_with_each_database_and_cache(backend: str, database: str, cache: str,
                                                          tmp_path: Path) -> None:
     """The backend generated with this database and cache (or none) runs its own tests against the real servers
-    of this machine: its migrations build the items table there, and its round trips pass."""
+    of this machine: its migrations build the items table there, its round trips pass, and its linter is clean."""
     component = CATALOG.components[backend]
     names = with_requirements([n for n in (backend, database, cache) if n != NONE])
     project = copy_project(tmp_path / "p", answers_for(names, project_name="Matrix"))
@@ -186,6 +188,9 @@ def test_backend_tests_pass_with_each_database_and_cache(backend: str, database:
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-4000:]
         check_backend_tests(folder, component, wired, output)
+        if linter := LINTERS.get(component.ci.get("toolchain", "")):
+            result = subprocess.run(linter, cwd=folder, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stdout + result.stderr
         if database != NONE:
             assert items_columns(server, name) == ["id", "name", "created_at"]
 
