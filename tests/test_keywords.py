@@ -81,6 +81,7 @@ def test_suggested_stack(description: str, stack: dict[str, str]) -> None:
         "a revue of the week's bookings",  # not Vue
         "a clear overview",  # not Vue
         "next steps: the next version, next week",  # not Next.js
+        "a djangoesque admin for the expressway",  # not Django, not Express
     ],
 )
 def test_words_inside_other_words_are_not_mentions(description: str, tmp_path: Path) -> None:
