@@ -270,9 +270,10 @@ class Stack:
         return ""
 
     def browser_origins(self, name: str) -> str:
-        """The origins of the stack's pages (web-ui) that call the API `name` (an http-api) from another origin, comma-separated compose
-        values for its CORS setting: each page on its own published port, as localhost and 127.0.0.1; "" when a
-        reverse proxy serves them under one origin, or `name` is not reachable from the host on its own."""
+        """The origins of the stack's pages (web-ui) that call the API `name` (an http-api) from another origin,
+        comma-separated compose values for its CORS setting: each page on its own published port, as localhost
+        and 127.0.0.1; "" when a reverse proxy serves them under one origin, or `name` is not reachable from the
+        host on its own."""
         if "http-api" not in self.component(name).provides or self.routed_by(name) or not self.published(name):
             return ""
         origins = []
