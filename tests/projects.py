@@ -24,6 +24,8 @@ from extensions.catalog import NONE, Catalog, load_catalog  # noqa: E402
 from extensions.stack import stack_problems  # noqa: E402
 
 CATALOG = load_catalog()
+# What `copier copy --defaults` chooses: each category's default component, by category.
+DEFAULTS = {category.name: category.default for category in CATALOG.categories.values() if category.default != NONE}
 
 
 def compose_binary() -> Path:

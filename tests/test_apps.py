@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from projects import CATALOG, REPO, answers_for, compose_config, copy_project, with_requirements
+from projects import CATALOG, DEFAULTS, REPO, answers_for, compose_config, copy_project, with_requirements
 
 from extensions.catalog import NONE, Component
 from extensions.stack import Stack
@@ -33,10 +33,9 @@ from extensions.stack import Stack
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # The variable a consumer of each capability reads, as its provider's component.yml declares it.
 URL_VARIABLES = {"sql-database": "DATABASE_URL", "cache": "REDIS_URL"}
-BACKENDS = [c for c in CATALOG.components.values() if c.category == "backend"]
+BACKENDS = CATALOG.in_category("backend")
 # The standard linter of each toolchain whose `make test` does not already run one (tsc does for node).
 LINTERS = {"python": ["ruff", "check", "--no-cache", "."]}
-DEFAULTS = {category.name: category.default for category in CATALOG.categories.values()}
 
 
 def tool(*command: str) -> str:
@@ -280,8 +279,7 @@ def test_frontend_installs_its_lockfile(frontend: str) -> None:
 def test_frontend_without_a_proxy_calls_the_api_on_its_own_port(tmp_path: Path) -> None:
     """A page and an API with no reverse proxy between them: the page is built with the API's published port
     (following .env), the API allows the page's origin with CORS, and the page's own tests pass."""
-    frontends = [c.name for c in CATALOG.in_category("frontend")]
-    for frontend in frontends:
+    for frontend in FRONTENDS:
         project = copy_project(tmp_path / frontend, answers_for([DEFAULTS["backend"], frontend], project_name="Direct"))
         env = yaml.safe_load((project / ".env").read_text().replace("=", ": "))
         model = compose_config(project)

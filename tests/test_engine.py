@@ -26,7 +26,7 @@ from engine.engine import Engine, EngineError, open_engine
 from engine.run_stack import Report, StackRun, contains, http, pinned_images, run_stack, stand_ins
 from engine.standins import STANDIN_FILE, STANDINS, all_standins, missing_standins, standin_folder
 from projects import (
-    CATALOG, answers_for, commit_all, copier, copy_project, git, is_valid, new_template_repo, release,
+    CATALOG, DEFAULTS, answers_for, commit_all, copier, copy_project, git, is_valid, new_template_repo, release,
     with_requirements,
 )
 
@@ -40,11 +40,10 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
     """Few stacks that together run every component, every wiring the catalog allows (each consumer with each
     provider of what it uses or routes), every HTTP service both through a proxy and on its own port, and
     published datastores with a port offset: from the catalog, so a new component is run at once."""
-    defaults = {c.name: c.default for c in CATALOG.categories.values() if c.default != "none"}
     routers = [c.name for c in CATALOG.components.values() if c.routes]
     stacks = {
-        "defaults": answers_for(list(defaults.values()), project_name="Engine Defaults"),
-        "unrouted-published-offset": answers_for([n for n in defaults.values() if n not in routers],
+        "defaults": answers_for(list(DEFAULTS.values()), project_name="Engine Defaults"),
+        "unrouted-published-offset": answers_for([n for n in DEFAULTS.values() if n not in routers],
                                                  project_name="Engine Direct", publish_datastores=True,
                                                  host_port_offset=20000),
     }
@@ -54,7 +53,7 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
             for provider in CATALOG.providers(capability):
                 if (consumer.name, capability, provider.name) in covered:
                     continue
-                chosen = {**defaults, consumer.category: consumer.name, provider.category: provider.name}
+                chosen = {**DEFAULTS, consumer.category: consumer.name, provider.category: provider.name}
                 names = with_requirements(list(chosen.values()))
                 if not is_valid(names):
                     continue
@@ -68,7 +67,7 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
         picked: dict[str, str] = {}
         for component in missing:  # one per category at a time
             picked.setdefault(component.category, component.name)
-        names = with_requirements(list({**{k: v for k, v in defaults.items() if v not in routers}, **picked}.values()))
+        names = with_requirements(list({**{k: v for k, v in DEFAULTS.items() if v not in routers}, **picked}.values()))
         answers = answers_for(names, project_name=f"Engine Direct {len(stacks)}")
         reached = {n for n in names if not Stack(CATALOG, answers).routed_by(n)}
         assert reached & set(picked.values()), f"{sorted(picked.values())}: no valid stack serves them unrouted"

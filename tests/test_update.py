@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 from projects import (
-    CATALOG, REPO, answers_for, commit_all, compose_config, copier, git, is_valid, new_template_repo, project_files,
-    read_env, release, run_hook, with_requirements,
+    CATALOG, DEFAULTS, REPO, answers_for, commit_all, compose_config, copier, git, is_valid, new_template_repo,
+    project_files, read_env, release, run_hook, with_requirements,
 )
 
 FIRST_RELEASE = "ed0d6c8"  # 0.1.0, the first version of the template that landed; its .env keys were *_PORT
@@ -359,7 +359,7 @@ def lifecycle_stacks() -> dict[str, tuple[list[str], list[str]]]:
     for component in CATALOG.components.values():
         with_it = with_requirements([component.name])
         without = [n for n in with_it if n != component.name]
-        others = [c.default for c in CATALOG.categories.values() if c.name != component.category and c.default != "none"]
+        others = [default for category, default in DEFAULTS.items() if category != component.category]
         for extra in [[], *([d] for d in others)]:
             base = [*without, *(n for n in extra if n not in without)]
             if base and is_valid(base) and is_valid([*base, component.name]):
