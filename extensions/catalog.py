@@ -35,7 +35,7 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
     "ports", "env", "provides", "requires", "uses", "routes", "runtime", "ci",
-    "round_trips", "health_checks", "verified", "tests", "name_is_a_word",
+    "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords"}
@@ -43,7 +43,7 @@ CATEGORY_KEYS = {"label", "multiselect", "default", "keywords"}
 # The runtime posture of every service, unless its component.yml says otherwise under `runtime:`. Every
 # service also gets no-new-privileges, cap_drop ALL and rotated json-file logs (see Stack.runtime_yaml).
 RUNTIME_DEFAULTS: dict[str, Any] = {
-    "user": None,          # "uid:gid" when the image starts as root; None keeps the image's own USER
+    "user": None,          # "uid:gid" it runs as (the image's own USER for a built one); the chart needs it
     "read_only": True,
     "tmpfs": ["/tmp"],
     "cap_add": {},         # capability -> why the service needs it
@@ -100,6 +100,7 @@ class Variable:
     help: str
     value: str = ""
     secret: bool = False
+    lists_hosts: bool = False  # its value lists the host names the service answers to: the chart adds the Ingress's
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class Component:
     verified: str = "native-only"
     tests: dict[str, Any] = field(default_factory=dict)  # report, round_trips, built_page or built_server
     name_is_a_word: bool = False  # an English word ("express"): only its keywords, whole phrases, choose it
+    kubernetes: dict[str, Any] = field(default_factory=dict)  # env: what only the Helm chart sets, each with a why
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -304,6 +306,10 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
     for key in ("image", "build_image"):
         if key in spec and not PINNED_IMAGE.match(str(spec[key])):
             raise CatalogError(f"{path}: {key} '{spec[key]}' must be pinned to an exact version tag, e.g. postgres:17.2-alpine")
+    runtime = _runtime(path, spec.get("runtime") or {})
+    if runtime.user is None and "non_root" not in runtime.exceptions:
+        raise CatalogError(f"{path}: set runtime.user to the numeric uid:gid the service runs as (for an image built "
+                           "from its Dockerfile, the Dockerfile's USER): the Helm chart runs it as that user")
     return Component(
         name=name,
         label=str(spec["label"]),
@@ -319,13 +325,14 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         requires=tuple(tuple(g) if isinstance(g, list) else (g,) for g in spec.get("requires") or []),
         uses=tuple(spec.get("uses") or []),
         routes=tuple(spec.get("routes") or []),
-        runtime=_runtime(path, spec.get("runtime") or {}),
+        runtime=runtime,
         ci=_ci(path, spec.get("ci") or {}, spec.get("build_image")),
         round_trips=tuple(_round_trip(path, r) for r in spec.get("round_trips") or []),
         health_checks=_health_checks(path, spec.get("health_checks") or {}),
         verified=_verified(path, spec.get("verified", "native-only")),
         tests=_tests(path, spec.get("tests") or {}),
         name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
+        kubernetes=_kubernetes(path, spec.get("kubernetes") or {}),
     )
 
 
@@ -471,7 +478,19 @@ def _variable(path: Path, name: str, spec: Any) -> Variable:
     value = str(spec.get("value", ""))
     if any(ch in value for ch in "\n\r#'\"$`\\"):
         raise CatalogError(f"{path}: the value of '{name}' must be plain text without quotes, #, $, backslash or newlines")
-    return Variable(name=name, help=str(spec["help"]), value=value, secret=bool(spec.get("secret", False)))
+    return Variable(name=name, help=str(spec["help"]), value=value, secret=bool(spec.get("secret", False)),
+                    lists_hosts=_flag(path, f"env.{name}.lists_hosts", spec.get("lists_hosts", False)))
+
+
+def _kubernetes(path: Path, spec: Any) -> dict[str, Any]:
+    """What the Helm chart sets that compose does not: `env`, each variable a mapping of its value and why."""
+    env = spec.get("env") if isinstance(spec, dict) else None
+    if not isinstance(spec, dict) or set(spec) - {"env"} or not isinstance(env or {}, dict) or not all(
+            VARIABLE_NAME.match(str(k)) and isinstance(v, dict) and set(v) == {"value", "why"}
+            and _one_line(v["value"]) and _one_line(v["why"]) for k, v in (env or {}).items()):
+        raise CatalogError(f"{path}: kubernetes holds env: variables only the Helm chart sets, each with its value "
+                           "and why, e.g. {env: {PGDATA: {value: /var/lib/postgresql/data/pgdata, why: ...}}}")
+    return {"env": {k: str(v["value"]) for k, v in (env or {}).items()}}
 
 
 def _one_line(value: Any) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import shlex
 import subprocess
 import sys
 import unicodedata
@@ -20,10 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import yaml
 from copier_template_extensions import ContextHook
 from jinja2 import FileSystemBytecodeCache, pass_context
 
 HERE = Path(__file__).resolve().parent
+# The component folders, as copier's template loader names them (from the template's root).
+FRAGMENTS = "template/services"
+# The context key under which a fragment rendered for the Helm chart gets its stack (see StacksExtension.hook).
+KUBERNETES_VIEW = "_stacks_kubernetes_view"
 MAX_NAME_LENGTH = 80
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
@@ -40,7 +46,7 @@ def _load_engine() -> Any:
     package = importlib.util.module_from_spec(spec)
     sys.modules[name] = package
     spec.loader.exec_module(package)
-    for module in ("catalog", "keywords", "stack"):
+    for module in ("catalog", "keywords", "stack", "kubernetes"):
         setattr(package, module, importlib.import_module(f"{name}.{module}"))
     return package
 
@@ -71,6 +77,22 @@ def project_slug_error(slug: Any) -> str:
             "and hyphens, starting and ending with a letter or digit, e.g. my-project")
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """YAML for people: a value written twice is written twice, never as an anchor and an alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)  # a list indented under its key, as yamllint expects
+
+
+def to_yaml(value: Any) -> str:
+    """`value` as block-style YAML in the order given, lists indented under their key."""
+    text = yaml.dump(value, Dumper=_PlainDumper, sort_keys=False, width=120, allow_unicode=True, indent=2)
+    return text.rstrip("\n")
+
+
 def toml_str(value: Any) -> str:
     """A TOML basic string holding exactly `value`."""
     escapes = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -83,6 +105,11 @@ def toml_str(value: Any) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+def make_sh(value: Any) -> str:
+    """`value` as one word of a shell command in a Makefile recipe: quoted for the shell, `$` doubled for make."""
+    return shlex.quote(str(value)).replace("$", "$$")
 
 
 def py_str(value: Any) -> str:
@@ -193,6 +220,7 @@ class StacksExtension(ContextHook):
         cache = getattr(environment.bytecode_cache, "directory", None)
         self.catalog = engine.catalog.load_catalog(cache=Path(cache) if cache else None)
         self._stacks: dict[tuple, Any] = {}
+        self._charts: dict[tuple, Any] = {}
         suggest_stack = lru_cache(maxsize=32)(lambda description: engine.keywords.suggest_stack(description, self.catalog))
 
         def problems_at(answers: dict[str, Any], question: str) -> str:
@@ -275,7 +303,26 @@ class StacksExtension(ContextHook):
             yaml_str=engine.stack.yaml_scalar,
             toml_str=toml_str,
             py_str=py_str,
+            make_sh=make_sh,
         )
+        @pass_context
+        def kubernetes(context: Any) -> dict[str, Any]:
+            """The Helm chart's values for these answers: each deployed component's fragment rendered as the
+            chart deploys the stack (engine.kubernetes.KubernetesView), turned into a service of the chart."""
+            answers = self._answers(context)
+            key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items())
+            if key not in self._charts:
+                view = engine.kubernetes.KubernetesView(self.catalog, answers)
+                variables = {**context.get_all(), KUBERNETES_VIEW: view}
+                services = {}
+                for component in view.deployed:
+                    fragment = environment.get_template(f"{FRAGMENTS}/{component.name}/compose.yaml.jinja")
+                    services[component.name] = yaml.safe_load(fragment.render(variables))["services"][component.name]
+                self._charts[key] = engine.kubernetes.chart_values(view, services)
+            return self._charts[key]
+
+        environment.globals["kubernetes"] = kubernetes
+        environment.filters["to_yaml"] = to_yaml
         # The project gets a copy of the hook (.stacks/), so `make compose` and `make env` work offline.
         environment.globals["template_file"] = lambda path: (HERE.parent / path).read_text(encoding="utf-8")
         _cache_compiled_strings(environment)
@@ -293,5 +340,6 @@ class StacksExtension(ContextHook):
         return self._stacks[key]
 
     def hook(self, context: dict[str, Any]) -> None:
-        context["stack"] = self._stack(context)
+        # A fragment rendered for the Helm chart brings its own stack, the Kubernetes view of these answers.
+        context["stack"] = context.get(KUBERNETES_VIEW) or self._stack(context)
         context["catalog"] = self.catalog.components

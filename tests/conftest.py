@@ -25,6 +25,14 @@ def real_compose(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One folder for every xdist worker of this run (the parent of each worker's own): projects that several
+    test modules check are generated there once (test_posture.generated)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
 # Numbers worth seeing after every run, recorded by tests with record_property: compose-lint's medium findings per
 # generated stack (test_posture.py: they are allowed, so only this summary makes a change in their number
 # visible), and the engine harness's times (test_engine.py).

@@ -87,6 +87,10 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"round_trips": [{"name": "x", "when": "cache", "read": [{"exec": ["ls"]}]}]}, "'cache' is not among"),
         ({"health_checks": {"cache": "cache"}}, "'cache' is not among"),
         ({"verified": "yes"}, "verified must be one of"),
+        ({"runtime": {"memory": "256m"}}, "set runtime.user to the numeric uid:gid the service runs as"),
+        ({"kubernetes": {"env": {"PGDATA": "/x"}}}, "kubernetes holds env: variables only the Helm chart sets"),
+        ({"kubernetes": {"volumes": []}}, "kubernetes holds env: variables only the Helm chart sets"),
+        ({"env": {"PG_HOSTS": {"help": "hosts", "lists_hosts": "yes"}}}, "env.PG_HOSTS.lists_hosts is true or false"),
     ],
 )
 def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:
@@ -106,7 +110,7 @@ def test_catalog_loads_a_new_folder_without_engine_changes(tmp_path: Path) -> No
     (services / "valkey").mkdir()
     (services / "valkey" / "component.yml").write_text(
         "label: Valkey\ncategory: cache\nsummary: Redis-compatible cache\nkeywords: [valkey]\n"
-        "image: valkey/valkey:8.0.1-alpine\ndatastore: true\nprovides:\n  cache: {}\n"
+        "image: valkey/valkey:8.0.1-alpine\ndatastore: true\nprovides:\n  cache: {}\nruntime:\n  user: \"999:1000\"\n"
     )
     catalog = load_catalog(services)
     assert [c.name for c in catalog.in_category("cache")] == ["redis", "valkey"]

@@ -19,6 +19,8 @@ from projects import (
     project_files, read_env, with_requirements,
 )
 
+from chart import check_chart_matches_compose
+
 from extensions.catalog import NONE
 from extensions.stack import Stack
 
@@ -49,6 +51,8 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
 
     # compose: valid with the generated .env, one service per component, wired by capability
     model = compose_config(project)
+    # the Helm chart: the same stack, validated against compose.yaml
+    check_chart_matches_compose(project)
     assert sorted(model["services"]) == sorted(names)
     assert model["name"] == answers["project_slug"]
     assert "version" not in yaml.safe_load((project / "compose.yaml").read_text())
@@ -107,9 +111,9 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     for name in names:
         assert f"`{name}`" in (project / "README.md").read_text()
 
-    # every generated file of a structured format parses
+    # every generated file of a structured format parses (the chart's templates are YAML once helm renders them)
     for path in project_files(project):
-        if path.suffix in (".yaml", ".yml"):
+        if path.suffix in (".yaml", ".yml") and "templates" not in path.relative_to(project).parts:
             yaml.safe_load(path.read_text())
         elif path.suffix == ".json":
             json.loads(path.read_text())

@@ -152,10 +152,11 @@ def _broken_template(tmp_path: Path) -> Path:
     broken.mkdir()
     (broken / "component.yml").write_text(
         "label: Broken\ncategory: backend\nsummary: a fragment compose rejects\nkeywords: [broken]\n"
-        "image: busybox:1.37.0\n"
+        "image: busybox:1.37.0\nruntime:\n  user: \"65534:65534\"\n"
     )
     (broken / "compose.yaml.jinja").write_text(
         "services:\n  broken:\n    image: {{ catalog.broken.image }}\n    depends_on: [nowhere]\n"
+        "    healthcheck:\n      test: [CMD, 'true']\n    user: '65534:65534'\n"
     )
     copier_yml = template / "copier.yml"
     backend_choice = "    FastAPI (Python web API): {value: fastapi, validator: \"{{ 'backend' | choice_error('fastapi') }}\"}\n"

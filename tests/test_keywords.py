@@ -121,6 +121,7 @@ def _catalog_with(tmp_path: Path, **components: tuple[str, list[str]]):
         (services / name).mkdir()
         (services / name / "component.yml").write_text(
             f"label: {name}\ncategory: {category}\nsummary: test\nkeywords: {keywords}\nimage: node:24.19.0-alpine\n"
+            "runtime:\n  user: \"1000:1000\"\n"
         )
     return load_catalog(services)
 
@@ -169,6 +170,6 @@ def test_a_component_joining_the_catalog_must_leave_not_in_catalog(tmp_path: Pat
     (services / "mysql").mkdir()
     (services / "mysql" / "component.yml").write_text(yaml.safe_dump(
         {"label": "MySQL", "category": "database", "summary": "relational database", "keywords": ["mysql"],
-         "image": "mysql:8.4.3", "datastore": True, "provides": {"sql-database": {}}}))
+         "image": "mysql:8.4.3", "datastore": True, "provides": {"sql-database": {}}, "runtime": {"user": "999:999"}}))
     with pytest.raises(CatalogError, match="already names mysql: a component for it has joined the catalog"):
         load_catalog(services)

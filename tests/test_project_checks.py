@@ -260,6 +260,6 @@ def test_make_help_lists_one_target_per_line(full_project: Path) -> None:
     result = subprocess.run(["make", "--no-print-directory", "help"], cwd=full_project, capture_output=True, text=True,
                             timeout=60)
     lines = result.stdout.splitlines()
-    targets = re.findall(r"^([a-z]+):.*## ", (full_project / "Makefile").read_text(), re.M)
+    targets = re.findall(r"^([a-z0-9-]+):.*## ", (full_project / "Makefile").read_text(), re.M)
     assert [line.split()[1] for line in lines] == targets
     assert len({line.index(line.split()[2]) for line in lines}) == 1, "descriptions start in one column"

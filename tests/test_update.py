@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from chart import check_chart_matches_compose
 from projects import (
     CATALOG, DEFAULTS, REPO, answers_for, commit_all, compose_config, copier, git, is_valid, new_template_repo,
     project_files, read_env, release, run_hook, with_requirements,
@@ -389,6 +390,10 @@ def test_each_component_is_added_removed_and_added_back_with_nothing_lost(name: 
     answers = answers_for(base, project_name="Life")
     project = generate(current, tmp_path / "life", *(f"{k}={v}" for k, v in answers.items()), ref="9.0.0")
     env_before = read_env(project / ".env")
+    # the user's own value in the Helm chart, which every update below keeps
+    edit(project / "chart/values.yaml", '  host: ""\n', '  host: "life.example.com"\n')
+    commit_all(project, "our host")
+    deployed = not component.routes  # a reverse proxy's work is the Ingress's in the chart
     category = component.category
     chosen = answers_for(with_it)[category]
     chosen = chosen if isinstance(chosen, str) else ",".join(chosen)  # a multiselect answer
@@ -402,6 +407,9 @@ def test_each_component_is_added_removed_and_added_back_with_nothing_lost(name: 
         assert (SECRET.match(env[variable.name]) if variable.secret else env[variable.name] == variable.value), variable
     service = compose_config(project)["services"][name]
     volumes = [mount["source"] for mount in service.get("volumes", []) if mount["type"] == "volume"]
+    chart = yaml.safe_load((project / "chart/values.yaml").read_text())
+    assert (name in chart["services"]) == deployed and chart["ingress"]["host"] == "life.example.com"
+    check_chart_matches_compose(project)
     commit_all(project, f"with {name}")
 
     removed = copier("update", "--trust", "--defaults", "-d", f"{category}={answers[category]}", cwd=project)
@@ -412,6 +420,9 @@ def test_each_component_is_added_removed_and_added_back_with_nothing_lost(name: 
     for key in keys:
         assert f"\n#{key}={env[key]}\n" in env_text, f"{key} must stay in .env, commented out"
     assert f"{name} left the stack" in removed.stderr, removed.stderr
+    chart = yaml.safe_load((project / "chart/values.yaml").read_text())
+    assert name not in chart["services"] and chart["ingress"]["host"] == "life.example.com"
+    check_chart_matches_compose(project)
     for volume in volumes:
         assert f"life_{volume}" in removed.stderr, f"the kept volume {volume} is named"
     commit_all(project, f"without {name}")

@@ -29,3 +29,27 @@ def test_only_the_allowed_hosts_are_answered(api, settings) -> None:
 
 def test_debug_is_off(settings) -> None:
     assert settings.DEBUG is False
+
+
+def test_served_under_the_script_name_whether_it_is_stripped_or_not(api, settings) -> None:
+    """As gunicorn calls it: the compose proxy strips /api from the path, an Ingress passes it on."""
+    from wsgiref.util import setup_testing_defaults
+
+    from config.wsgi import application
+
+    api()
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.FORCE_SCRIPT_NAME = "/api"
+
+    def status(path: str) -> int:
+        environ = {"PATH_INFO": path, "HTTP_HOST": "testserver"}
+        setup_testing_defaults(environ)
+        started = []
+        response = application(environ, lambda status, headers, exc_info=None: started.append(status))
+        b"".join(response)
+        response.close()
+        return int(started[0].split()[0])
+
+    assert status("/health") == 200
+    assert status("/api/health") == 200
+    assert status("/apiary/health") == 404

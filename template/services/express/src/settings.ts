@@ -4,6 +4,8 @@ export interface Settings {
   redisUrl?: string;
   /** Origins of pages on other origins that may call the API from the browser (CORS_ORIGINS, comma-separated). */
   corsOrigins: string[];
+  /** The path a reverse proxy or an Ingress serves the API under (ROOT_PATH, e.g. /api), which it may or may not strip. */
+  rootPath: string;
   port: number;
 }
 
@@ -12,6 +14,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
+    rootPath: (env.ROOT_PATH ?? "").replace(/\/+$/, ""),
     port: Number(env.PORT || 3000),
   };
 }

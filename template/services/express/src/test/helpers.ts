@@ -21,7 +21,7 @@ export interface Client {
 
 /** The app with these settings (and nothing from the environment), served on a free local port. */
 export async function client(settings: Partial<Settings> = {}): Promise<Client> {
-  const app: App = createApp({ corsOrigins: [], port: 0, ...settings });
+  const app: App = createApp({ corsOrigins: [], rootPath: "", port: 0, ...settings });
   const server = app.handler.listen(0, "127.0.0.1");
   await new Promise<void>((resolve) => server.once("listening", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
