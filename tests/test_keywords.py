@@ -46,6 +46,9 @@ def expect(**chosen: str) -> dict[str, str]:
         ("Django with Postgres and Redis", expect(backend="django", database="postgres", cache="redis")),
         ("FastAPI, not Django", expect(backend="fastapi")),
         ("FastAPI on MariaDB", expect(backend="fastapi", database="mariadb")),
+        ("FastAPI with Valkey", expect(backend="fastapi", cache="valkey")),
+        ("Django on Postgres, cached in Valkey, not Redis", expect(backend="django", database="postgres", cache="valkey")),
+        ("a Redis cache, not Valkey", expect(cache="redis")),
         ("an API storing its data in Maria DB, with Redis", expect(backend="fastapi", database="mariadb", cache="redis")),
         ("FastAPI on MariaDB, not Postgres", expect(backend="fastapi", database="mariadb")),
         ("a MySQL database", expect(database="mariadb")),  # not in the catalog: its closest component
@@ -82,6 +85,7 @@ def test_suggested_stack(description: str, stack: dict[str, str]) -> None:
         "a clear overview",  # not Vue
         "next steps: the next version, next week",  # not Next.js
         "a djangoesque admin for the expressway",  # not Django, not Express
+        "a valkey-like store",  # a hyphenated compound is another word: not Valkey
     ],
 )
 def test_words_inside_other_words_are_not_mentions(description: str, tmp_path: Path) -> None:
@@ -152,6 +156,8 @@ def test_a_multiselect_category_suggests_every_component_it_names(tmp_path: Path
         ("FastAPI, no Flask", expect(backend="fastapi"), []),
         ("Ready to go: an express delivery tracker with FastAPI", expect(backend="fastapi"), []),
         ("A springboard for rails-free ideas", FULL, []),
+        # every project has a Helm chart: Kubernetes is no technology the catalog lacks
+        ("FastAPI on Kubernetes (k8s, Helm)", expect(backend="fastapi"), []),
     ],
 )
 def test_a_technology_the_catalog_lacks_is_named_and_offered_its_closest(description: str, stack: dict[str, str],

@@ -50,6 +50,7 @@ INSTALL = {
 IMAGE_COMMANDS = {
     "postgres:*-alpine": {"sh", "pg_isready", "psql"},
     "redis:*-alpine": {"sh", "redis-cli", "grep"},
+    "valkey/valkey:*-alpine": {"sh", "valkey-cli", "grep"},
     "nginxinc/nginx-unprivileged:*-alpine": {"sh", "wget", "nginx"},
     "python:*-slim": {"sh", "python", "python3"},
     "mariadb:*": {"sh", "bash", "healthcheck.sh", "mariadb", "mariadb-admin"},  # Ubuntu-based; the script in /usr/local/bin
