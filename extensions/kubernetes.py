@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 import shlex
+from functools import cached_property
 from typing import Any
 
 from .catalog import Component, Variable
@@ -60,11 +61,16 @@ class KubernetesView(Stack):
     def browser_origins(self, name: str) -> str:
         return ""
 
-    @property
+    @cached_property
     def deployed(self) -> list[Component]:
         """The components the chart runs: all but the reverse proxies, whose work the Ingress does."""
         return [c for c in self.components if not c.routes]
 
+    @cached_property
+    def deployed_names(self) -> set[str]:
+        return {c.name for c in self.deployed}
+
+    @cached_property
     def ingress_routes(self) -> list[Route]:
         """Each path the Ingress serves, longest first, as a proxy of the stack would route it."""
         routes = []
@@ -122,17 +128,13 @@ def _service(view: KubernetesView, component: Component, service: dict[str, Any]
     entry["probes"] = _probes(component, service.get("healthcheck") or {})
     if claims:
         entry["volumes"] = claims
-    entry["allowFrom"] = sorted({e.consumer for e in view.edges if e.provider == name and e.consumer in _names(view)})
-    entry["allowTo"] = sorted({e.provider for e in view.wiring(name) if e.provider in _names(view)})
-    entry["routes"] = [{"path": r.path, "port": r.port} for r in view.ingress_routes() if r.service == name]
+    entry["allowFrom"] = sorted({e.consumer for e in view.edges if e.provider == name and e.consumer in view.deployed_names})
+    entry["allowTo"] = sorted({e.provider for e in view.wiring(name) if e.provider in view.deployed_names})
+    entry["routes"] = [{"path": r.path, "port": r.port} for r in view.ingress_routes if r.service == name]
     if not claims:
         entry["replicas"] = 1
         entry["autoscaling"] = {"enabled": False, "minReplicas": 2, "maxReplicas": 4, "targetCPUUtilizationPercentage": 75}
     return entry
-
-
-def _names(view: KubernetesView) -> set[str]:
-    return {c.name for c in view.deployed}
 
 
 def _argv(value: Any) -> list[str]:

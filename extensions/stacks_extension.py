@@ -207,6 +207,11 @@ def _answers_all_given(context: Any) -> bool:
         return False
 
 
+def _answers_key(answers: dict[str, Any]) -> tuple:
+    """The answers as a key for the caches of what they select (a multiselect answer is a list)."""
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items())
+
+
 class StacksExtension(ContextHook):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -310,7 +315,7 @@ class StacksExtension(ContextHook):
             """The Helm chart's values for these answers: each deployed component's fragment rendered as the
             chart deploys the stack (engine.kubernetes.KubernetesView), turned into a service of the chart."""
             answers = self._answers(context)
-            key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items())
+            key = _answers_key(answers)
             if key not in self._charts:
                 view = engine.kubernetes.KubernetesView(self.catalog, answers)
                 variables = {**context.get_all(), KUBERNETES_VIEW: view}
@@ -334,7 +339,7 @@ class StacksExtension(ContextHook):
 
     def _stack(self, context: Any) -> Any:
         answers = self._answers(context)
-        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items())
+        key = _answers_key(answers)
         if key not in self._stacks:
             self._stacks[key] = self.engine.stack.Stack(self.catalog, answers)
         return self._stacks[key]

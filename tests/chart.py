@@ -95,7 +95,7 @@ def check_chart_matches_compose(project: Path) -> list[dict[str, Any]]:
         mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
         assert workload["kind"] == ("StatefulSet" if volumes else "Deployment"), where
         assert {target: mounts.get(target) for target in volumes} == volumes, where
-        assert claims == set(mounts[t] for t in volumes), where
+        assert claims == {mounts[t] for t in volumes}, where
 
         # the same image, or the one make images builds from the same folder
         if "build" in service:
