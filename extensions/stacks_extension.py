@@ -26,8 +26,6 @@ from copier_template_extensions import ContextHook
 from jinja2 import FileSystemBytecodeCache, pass_context
 
 HERE = Path(__file__).resolve().parent
-# The component folders, as copier's template loader names them (from the template's root).
-FRAGMENTS = "template/services"
 # The context key under which a fragment rendered for the Helm chart gets its stack (see StacksExtension.hook).
 KUBERNETES_VIEW = "_stacks_kubernetes_view"
 MAX_NAME_LENGTH = 80
@@ -224,6 +222,8 @@ class StacksExtension(ContextHook):
             environment.bytecode_cache = _TemplateBytecodeCache(environment)
         cache = getattr(environment.bytecode_cache, "directory", None)
         self.catalog = engine.catalog.load_catalog(cache=Path(cache) if cache else None)
+        # The component folders as copier's template loader names them: relative to the template's root.
+        fragments = engine.catalog.CATALOG_DIR.relative_to(HERE.parent).as_posix()
         self._stacks: dict[tuple, Any] = {}
         self._charts: dict[tuple, Any] = {}
         suggest_stack = lru_cache(maxsize=32)(lambda description: engine.keywords.suggest_stack(description, self.catalog))
@@ -321,7 +321,7 @@ class StacksExtension(ContextHook):
                 variables = {**context.get_all(), KUBERNETES_VIEW: view}
                 services = {}
                 for component in view.deployed:
-                    fragment = environment.get_template(f"{FRAGMENTS}/{component.name}/compose.yaml.jinja")
+                    fragment = environment.get_template(f"{fragments}/{component.name}/compose.yaml.jinja")
                     services[component.name] = yaml.safe_load(fragment.render(variables))["services"][component.name]
                 self._charts[key] = engine.kubernetes.chart_values(view, services)
             return self._charts[key]
