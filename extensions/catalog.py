@@ -34,11 +34,11 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
-    "ports", "env", "provides", "requires", "uses", "routes", "runtime", "ci",
+    "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from",
     "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
-CATEGORY_KEYS = {"label", "multiselect", "default", "keywords"}
+CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word"}
 
 # The runtime posture of every service, unless its component.yml says otherwise under `runtime:`. Every
 # service also gets no-new-privileges, cap_drop ALL and rotated json-file logs (see Stack.runtime_yaml).
@@ -65,7 +65,9 @@ CAPABILITY = re.compile(r"^[A-Z][A-Z_]*$")
 # throwaway server that the CI job of each component wired to it gets, and the TEST_* variables pointing there.
 CI_TOOLCHAINS = ("python", "node")
 CI_KEYS = {"toolchain", "targets", "service"}
-CI_SERVICE_KEYS = {"env", "port", "health", "test_env"}
+# test_env_as: the TEST_* variables that hold only where a job is wired to the server for that capability
+# (Redis as the broker of a worker, beside its cache).
+CI_SERVICE_KEYS = {"env", "port", "health", "test_env", "test_env_as"}
 
 # What proves in a container engine that a component works (tests/engine/ runs them): round trips, each a list of
 # steps that write and then read, through the reverse proxy where one routes the component. A `read` runs again
@@ -73,7 +75,8 @@ CI_SERVICE_KEYS = {"env", "port", "health", "test_env"}
 # component ("GET /items/{item}") or a command in its container (exec: [argv]); {token} is unique to each run,
 # and `keep` saves fields of a JSON answer under names that later steps use the same way.
 ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
-STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep"}
+# timeout: seconds a request may take (default 15), for one that waits on purpose (a task's result)
+STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout"}
 REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
 # How a component was shown to run (the README's catalog table says it): in the engine harness with the real
 # images, with the stand-ins of tests/engine/standins/, or only natively (its own tests, no container).
@@ -132,6 +135,12 @@ class Category:
     multiselect: bool
     default: str
     keywords: tuple[str, ...]
+    name_is_a_word: bool = False  # a word of other meanings ("worker", "broker"): only its keywords ask for it
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """What a description says to ask for the category itself: its name, unless that is a word, and its keywords."""
+        return self.keywords if self.name_is_a_word else (self.name, *self.keywords)
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,11 +152,14 @@ class Component:
     keywords: tuple[str, ...]
     image: str
     build_image: str | None = None
+    build_from: str | None = None  # a capability: its provider's folder builds the image (a worker runs a backend's code)
     datastore: bool = False
     ports: tuple[Port, ...] = ()
     env: tuple[Variable, ...] = ()
     provides: dict[str, dict[str, Any]] = field(default_factory=dict)
     requires: tuple[tuple[str, ...], ...] = ()
+    # like requires, without being wired to it: a broker needs a worker in the stack, but never calls it
+    needs: tuple[tuple[str, ...], ...] = ()
     uses: tuple[str, ...] = ()
     routes: tuple[str, ...] = ()
     runtime: Runtime = field(default_factory=lambda: _runtime(Path(COMPONENT_FILE), {}))
@@ -168,6 +180,11 @@ class Component:
     def http_port(self) -> Port | None:
         """The port whose HTTP service the component's requests, its smoke check and a proxy's health use."""
         return next((port for port in self.ports if port.http), None)
+
+    @property
+    def requirements(self) -> tuple[tuple[str, ...], ...]:
+        """Each group of capabilities of which the stack must have one for this component to work."""
+        return self.requires + self.needs
 
     @property
     def wants(self) -> tuple[str, ...]:
@@ -286,6 +303,7 @@ def _load_categories(data: dict[str, Any], path: Path) -> dict[str, Category]:
             multiselect=bool(spec.get("multiselect", False)),
             default=str(spec.get("default", NONE)),
             keywords=_words(path, "keywords", spec.get("keywords", [])),
+            name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
         )
     return categories
 
@@ -318,11 +336,13 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         keywords=_words(path, "keywords", spec["keywords"]),
         image=str(spec["image"]),
         build_image=spec.get("build_image"),
+        build_from=spec.get("build_from"),
         datastore=bool(spec.get("datastore", False)),
         ports=tuple(_port(path, p) for p in spec.get("ports") or []),
         env=tuple(_variable(path, k, v) for k, v in (spec.get("env") or {}).items()),
         provides={cap: dict(data or {}) for cap, data in (spec.get("provides") or {}).items()},
         requires=tuple(tuple(g) if isinstance(g, list) else (g,) for g in spec.get("requires") or []),
+        needs=tuple(tuple(g) if isinstance(g, list) else (g,) for g in spec.get("needs") or []),
         uses=tuple(spec.get("uses") or []),
         routes=tuple(spec.get("routes") or []),
         runtime=runtime,
@@ -368,7 +388,9 @@ def _step(path: Path, name: str, step: Any) -> None:
     if "exec" in step and (not isinstance(step["exec"], list) or not step["exec"]
                            or not all(isinstance(a, str) for a in step["exec"])):
         raise CatalogError(f"{where}: exec must be a command as a list of strings, e.g. [redis-cli, ping]")
-    if "exec" in step and set(step) & {"json", "status", "expect", "keep"}:
+    if "timeout" in step and not (isinstance(step["timeout"], int) and 1 <= step["timeout"] <= 120):
+        raise CatalogError(f"{where}: timeout must be a whole number of seconds from 1 to 120, e.g. timeout: 60")
+    if "exec" in step and set(step) & {"json", "status", "expect", "keep", "timeout"}:
         raise CatalogError(f"{where}: an exec step checks its output with contains only")
     if "status" in step and not (isinstance(step["status"], int) and 100 <= step["status"] < 600):
         raise CatalogError(f"{where}: status must be an HTTP status code, e.g. 201")
@@ -445,9 +467,11 @@ def _ci(path: Path, spec: Any, build_image: str | None) -> dict[str, Any]:
     service = spec.get("service")
     if service is not None:
         if (not isinstance(service, dict) or set(service) - CI_SERVICE_KEYS
-                or not {"port", "health", "test_env"} <= set(service) or not isinstance(service["test_env"], dict)):
+                or not {"port", "health", "test_env"} <= set(service) or not isinstance(service["test_env"], dict)
+                or not all(isinstance(v, dict) for v in (service.get("test_env_as") or {}).values())):
             raise CatalogError(f"{path}: ci.service needs port, health (a command in the image) and test_env (the "
-                               "TEST_* variables pointing at it), and may have env")
+                               "TEST_* variables pointing at it), and may have env and test_env_as (capability: "
+                               "the TEST_* variables of a job wired to it for that capability)")
     return dict(spec)
 
 
@@ -561,7 +585,11 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 stray = set(VARIABLE_REFERENCE.findall(str(value))) - own
                 if stray:
                     raise CatalogError(f"{path}: provides.{capability}.env.{key} refers to {sorted(stray)}; declare them under env")
-        for capability in component.wants:
+        if component.build_from and (component.build_image or (component.build_from,) not in component.requires):
+            raise CatalogError(f"{path}: build_from names a capability the component requires alone (requires: "
+                               f"[[{component.build_from}]]), whose provider's folder builds its image; it has no "
+                               "build_image of its own then")
+        for capability in [*component.wants, *(cap for group in component.needs for cap in group)]:
             if not catalog.providers(capability):
                 raise CatalogError(f"{path}: no component provides '{capability}'; fix the name or add a component that provides it")
         for capability in [*(r["when"] for r in component.round_trips if "when" in r), *component.health_checks,
@@ -574,7 +602,7 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
             raise CatalogError(f"{path}: its round trips send requests, so one of its ports needs http: the path that "
                                "answers when it works (e.g. http: /health)")
     known = {kw: c.name for c in catalog.components.values() for kw in (c.name, *c.keywords)}
-    known.update({kw: cat.name for cat in catalog.categories.values() for kw in (cat.name, *cat.keywords)})
+    known.update({kw: cat.name for cat in catalog.categories.values() for kw in cat.phrases})
     for entry in catalog.absent.values():
         path = directory / NOT_IN_CATALOG_FILE
         if entry.closest != NONE and entry.closest not in catalog.components:

@@ -37,7 +37,7 @@ def _pattern(phrase: str) -> str:
 def _matcher(catalog: Catalog) -> list[tuple[str, str, str, str | None, str | None]]:
     """(a word the phrase starts with, its pattern, category, component, absent technology) per keyword."""
     terms = [(kw, c.category, c.name, None) for c in catalog.components.values() for kw in c.phrases]
-    terms += [(kw, cat.name, None, None) for cat in catalog.categories.values() for kw in (cat.name, *cat.keywords)]
+    terms += [(kw, cat.name, None, None) for cat in catalog.categories.values() for kw in cat.phrases]
     terms += [(kw, a.category, None, a.name) for a in catalog.absent.values() for kw in a.keywords]
     return [(re.split(r"[\s-]+", kw)[0], _pattern(kw), category, component, absent)
             for kw, category, component, absent in terms]
@@ -136,7 +136,7 @@ def _add_requirements(chosen: dict[str, list[str]], catalog: Catalog,
         changed = False
         selected = [name for picks in chosen.values() for name in picks]
         for name in selected:
-            for group in catalog.components[name].requires:
+            for group in catalog.components[name].requirements:
                 if any(capability in catalog.components[s].provides for s in selected for capability in group):
                     continue
                 for capability in group:

@@ -75,7 +75,22 @@ class Stack:
         return self.catalog.components[name]
 
     def providers(self, capability: str) -> list[Component]:
-        return [c for c in self.components if capability in c.provides]
+        """The components of the stack that provide `capability`. One that provides it `on_demand` (Redis as a task
+        broker) does only when no other one does and a component of the stack requires it: a cache is not a broker
+        for a backend that merely could use one."""
+        providing = [c for c in self.components if capability in c.provides]
+        dedicated = [c for c in providing if not c.provides[capability].get("on_demand")]
+        if dedicated or not any(capability in group for c in self.components for group in c.requirements):
+            return dedicated
+        return providing
+
+    def built_from(self, name: str) -> str | None:
+        """The service whose folder's Dockerfile builds the image of `name`: its own, the provider of its
+        `build_from` capability (a worker runs the backend's code), or None for a pinned image."""
+        component = self.component(name)
+        if component.build_from:
+            return next((c.name for c in self.providers(component.build_from)), None)
+        return name if component.build_image else None
 
     def has_capability(self, capability: str) -> bool:
         return bool(self.providers(capability))
@@ -368,7 +383,7 @@ def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem
         examples = " or ".join(f"{c.name}={c.default}" for c in catalog.categories.values() if c.default != NONE)
         problems.append(Problem(last.name, f"the stack is empty: choose at least one component, e.g. {examples}"))
     for component in stack.components:
-        for group in component.requires:
+        for group in component.requirements:
             if any(stack.has_capability(cap) for cap in group):
                 continue
             options = [p for cap in group for p in catalog.providers(cap)]
@@ -399,7 +414,8 @@ def dead_end(catalog: Catalog, answers: Mapping[str, Any], question: str) -> str
     names = [n for category in catalog.categories for n in chosen_names(answers.get(category))]
     if not unasked or _can_complete(catalog, names, frozenset(unasked)):
         return ""
-    left = " and ".join(catalog.categories[c].label for c in unasked)
+    labels = [catalog.categories[c].label for c in unasked]
+    left = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
     if not names:
         return (f"nothing is chosen yet, and the questions left ({left}) cannot make a working stack on their own: "
                 f"choose a {catalog.categories[question].label} here")
@@ -411,7 +427,7 @@ def dead_end(catalog: Catalog, answers: Mapping[str, Any], question: str) -> str
 def _can_complete(catalog: Catalog, names: list[str], unasked: frozenset[str]) -> bool:
     """Whether adding components of the unasked categories can meet every requirement of a non-empty stack."""
     provided = {cap for n in names for cap in catalog.components[n].provides}
-    unmet = [group for n in names for group in catalog.components[n].requires if not provided & set(group)]
+    unmet = [group for n in names for group in catalog.components[n].requirements if not provided & set(group)]
     if names and not unmet:
         return True
     candidates = ([p for cap in unmet[0] for p in catalog.providers(cap)] if unmet

@@ -47,12 +47,13 @@ def answers_for(names: list[str], catalog: Catalog = CATALOG, **extra: Any) -> d
 def with_requirements(names: list[str], catalog: Catalog = CATALOG) -> list[str]:
     """`names` plus, for each requirement the stack cannot meet, the category default that provides it."""
     names = list(names)
-    while problems := [c for c in names for group in catalog.components[c].requires
-                       if not any(cap in catalog.components[n].provides for n in names for cap in group)]:
-        group = catalog.components[problems[0]].requires[0]
+    while unmet := [group for c in names for group in catalog.components[c].requirements
+                    if not any(cap in catalog.components[n].provides for n in names for cap in group)]:
         taken = {catalog.components[n].category for n in names}
-        providers = [p for cap in group for p in catalog.providers(cap) if p.category not in taken]
+        providers = [p for cap in unmet[0] for p in catalog.providers(cap) if p.category not in taken]
         defaults = [p for p in providers if catalog.categories[p.category].default == p.name]
+        if not providers:
+            return names  # none can be added: the stack stays invalid, as is_valid says
         names.append((defaults or providers)[0].name)
     return names
 

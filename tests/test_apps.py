@@ -94,8 +94,9 @@ def fresh_database(server: LocalServer) -> Iterator[tuple[str, str]]:
 
 def make(project: Path, *targets: str, folder: str = ".", servers: dict[str, str]) -> subprocess.CompletedProcess:
     """make, with the server URLs given and no others from the environment; -rA lists every test's outcome."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL",
-                                                             "TEST_REDIS_URL", "PYTEST_ADDOPTS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL",
+                                                             "TEST_DATABASE_URL", "TEST_REDIS_URL",
+                                                             "TEST_BROKER_URL", "PYTEST_ADDOPTS")}
     return subprocess.run(["make", "-C", folder, *targets], cwd=project, capture_output=True, text=True,
                           env={**env, **servers, "PYTEST_ADDOPTS": "-rA"}, timeout=900)
 
@@ -200,6 +201,45 @@ def test_backend_tests_pass_with_each_database_and_cache(backend: str, database:
                               servers={k: v for k, v in servers.items() if k != variable})
                 assert result.returncode != 0, (result.stdout + result.stderr)[-3000:]
                 assert f"TEST_{variable}" in result.stdout + result.stderr
+
+
+# The broker URL of each provider of `broker`, on this machine: RabbitMQ's guest, Redis's database 1.
+LOCAL_BROKERS = {"amqp": "amqp://guest:guest@127.0.0.1:5672//", "redis": "redis://127.0.0.1:6379/1"}
+TASK_APPS = [c.name for c in CATALOG.providers("celery-app")]
+WORKERS = [c.name for c in CATALOG.providers("task-queue")]
+
+
+def broker_matrix() -> list[tuple[str, str, str]]:
+    """Each backend whose code a worker runs, with each broker (a dedicated one, or the cache on demand)."""
+    return [(backend, worker, broker.name) for backend in TASK_APPS for worker in WORKERS
+            for broker in CATALOG.providers("broker")]
+
+
+@pytest.mark.parametrize(("backend", "worker", "broker"), broker_matrix(),
+                         ids=[f"{b}-{w}-{r}" for b, w, r in broker_matrix()])
+def test_backend_tasks_run_in_a_worker_through_each_broker(backend: str, worker: str, broker: str,
+                                                           tmp_path: Path) -> None:
+    """The backend with a worker and this broker runs its own tests against the local broker and cache: a task
+    sent through its API runs in a real worker and its result is read back; a missing broker URL fails, naming
+    the variable."""
+    names = with_requirements([backend, worker, broker])
+    stack = Stack(CATALOG, answers_for(names))
+    assert broker in [p.name for p in stack.providers("broker")], f"{broker} is not the broker of {names}"
+    project = copy_project(tmp_path / "p", answers_for(names, project_name="Tasks"))
+    url = str(CATALOG.components[broker].provides["broker"]["env"]["CELERY_BROKER_URL"])
+    servers = {"REDIS_URL": REDIS_URL, "CELERY_BROKER_URL": LOCAL_BROKERS[url.partition("://")[0]]}
+    wired = {edge.capability for edge in stack.wiring(backend)}
+    assert {"broker", "cache"} <= wired and "sql-database" not in wired
+    result = make(project, "test", folder=f"services/{backend}", servers=servers)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    check_backend_tests(project / "services" / backend, CATALOG.components[backend], wired, output)
+    result = subprocess.run(LINTERS["python"], cwd=project / "services" / backend, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    result = make(project, "test", "TEST_BROKER_URL=", folder=f"services/{backend}",
+                  servers={"REDIS_URL": REDIS_URL})
+    assert result.returncode != 0 and "TEST_BROKER_URL" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("capabilities", [(), ("cache",), ("sql-database",)], ids=["nothing", "cache", "database"])

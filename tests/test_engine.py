@@ -30,7 +30,8 @@ from projects import (
     with_requirements,
 )
 
-from extensions.stack import Stack
+from extensions.catalog import NONE
+from extensions.stack import Edge, Stack
 
 pytestmark = pytest.mark.engine  # conftest.py runs this module first
 RECOVERY_SECONDS = 90
@@ -48,14 +49,22 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
                                                  host_port_offset=20000),
     }
     covered = {(e.consumer, e.capability, e.provider) for a in stacks.values() for e in Stack(CATALOG, a).edges}
+    used = {cap for c in CATALOG.components.values() for cap in c.wants}
+    riders = [{c.category: c.name} for c in CATALOG.components.values()
+              if CATALOG.categories[c.category].default == NONE and c.requirements
+              and not used & set(c.provides)]
     for consumer in CATALOG.components.values():
         for capability in consumer.wants:
             for provider in CATALOG.providers(capability):
                 if (consumer.name, capability, provider.name) in covered:
                     continue
                 chosen = {**DEFAULTS, consumer.category: consumer.name, provider.category: provider.name}
-                names = with_requirements(list(chosen.values()))
-                if not is_valid(names):
+                # With a worker where it fits: it runs along at little cost, its wiring and what it requires (Redis
+                # as the broker on demand) included, and changes no other wiring, providing nothing they use.
+                candidates = [with_requirements(list({**chosen, **extra}.values())) for extra in [*riders, {}]]
+                names = next((n for n in candidates if is_valid(n) and Edge(consumer.name, provider.name, capability)
+                              in Stack(CATALOG, answers_for(n)).edges), None)
+                if names is None:
                     continue
                 answers = answers_for(names, project_name=f"Engine {consumer.name} {provider.name}")
                 stacks[f"{consumer.name}-{provider.name}"] = answers

@@ -91,8 +91,10 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
             assert "ports" not in model["services"][name]
         if stack.routed_by(name):  # reached through the proxy, the one entry point
             assert "ports" not in model["services"][name]
-        elif not CATALOG.components[name].datastore:
+        elif not CATALOG.components[name].datastore and CATALOG.components[name].ports:
             assert "ports" in model["services"][name], f"{name} is routed by no proxy, so the host reaches it itself"
+        elif not CATALOG.components[name].ports:  # a worker: nothing listens
+            assert "ports" not in model["services"][name]
 
     # .env: every key of .env.example, secrets filled, owner-only; .env.example keeps secrets empty
     example = read_env(project / ".env.example")

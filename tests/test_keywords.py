@@ -11,11 +11,11 @@ from projects import CATALOG
 from extensions.catalog import load_catalog
 from extensions.keywords import absent_mentions, find_mentions, suggest_stack
 
-FULL = {"backend": "fastapi", "frontend": "react", "database": "postgres", "cache": "redis", "proxy": "nginx"}
-
-
 def expect(**chosen: str) -> dict[str, str]:
     return {category: chosen.get(category, "none") for category in CATALOG.categories}
+
+
+FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="redis", proxy="nginx")
 
 
 @pytest.mark.parametrize(
@@ -66,6 +66,17 @@ def expect(**chosen: str) -> dict[str, str]:
         ("an nginx reverse proxy", expect(proxy="nginx", backend="fastapi")),
         ("React behind nginx", expect(proxy="nginx", frontend="react")),
         ("nginx, without a backend", expect(proxy="nginx", frontend="react")),
+        # a worker needs a broker (Redis serves, where there is no other), the backend's code and a cache
+        ("FastAPI with Celery", expect(backend="fastapi", cache="redis", worker="celery")),
+        ("Django with background jobs", expect(backend="django", cache="redis", worker="celery")),
+        ("a task queue on RabbitMQ", expect(backend="fastapi", cache="redis", broker="rabbitmq", worker="celery")),
+        ("a message queue", expect(backend="fastapi", cache="redis", broker="rabbitmq", worker="celery")),
+        ("speaks AMQP", expect(backend="fastapi", cache="redis", broker="rabbitmq", worker="celery")),
+        ("Celery beat for periodic tasks, Valkey", expect(backend="fastapi", cache="valkey", worker="celery")),
+        ("FastAPI with background tasks, no RabbitMQ", expect(backend="fastapi", cache="redis", worker="celery")),
+        ("FastAPI and Postgres, no background jobs", expect(backend="fastapi", database="postgres")),
+        ("a PWA with a service worker", FULL),  # a browser's worker, not a background worker
+        ("a site for insurance brokers", FULL),  # not a message broker
     ],
 )
 def test_suggested_stack(description: str, stack: dict[str, str]) -> None:

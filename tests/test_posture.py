@@ -55,6 +55,7 @@ IMAGE_COMMANDS = {
     "python:*-slim": {"sh", "python", "python3"},
     "mariadb:*": {"sh", "bash", "healthcheck.sh", "mariadb", "mariadb-admin"},  # Ubuntu-based; the script in /usr/local/bin
     "node:*-alpine": {"sh", "node", "npm", "wget"},
+    "rabbitmq:*-alpine": {"sh", "bash", "rabbitmq-diagnostics", "rabbitmqctl"},
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")

@@ -39,7 +39,7 @@ def test_description_sets_the_defaults_and_a_choice_that_cannot_work_is_disabled
     session.expect("Backend")
     session.expect(selected("FastAPI"))  # suggested by the description
     session.send(none_after("backend") + ENTER)  # ...but this person wants no backend
-    for category in ("Frontend", "Database", "Cache"):
+    for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker"):
         session.expect(category)
         session.send(ENTER)
     session.expect("Reverse proxy")
@@ -75,14 +75,14 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
     session.expect("Backend")
     session.expect(selected("FastAPI"))
     session.send(none_after("backend") + ENTER)
-    for category in ("Frontend", "Database", "Cache", "Reverse proxy"):
+    for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker", "Reverse proxy"):
         session.expect(category)
         session.expect(r"»")
         if category == "Cache":
             menu = ANSI.sub("", session.before + session.buffer)
         session.send(ENTER)
-    assert "- none (nothing is chosen yet, and the questions left (reverse proxy) cannot make a working stack on " \
-           "their own: choose a cache here)" in re.sub(r"\s+", " ", menu), menu
+    assert "- none (nothing is chosen yet, and the questions left (message broker, background worker and reverse " \
+           "proxy) cannot make a working stack on their own: choose a cache here)" in re.sub(r"\s+", " ", menu), menu
     session.expect("advanced settings")
     session.sendline("n")
     session.expect(pexpect.EOF)

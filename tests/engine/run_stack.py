@@ -257,7 +257,8 @@ class StackRun:
             return
         method, path = fill(step["request"], values).split(" ", 1)
         url = self.base_url(component) + path
-        status, body = http(method, url, fill(step.get("json"), values) if "json" in step else None)
+        status, body = http(method, url, fill(step.get("json"), values) if "json" in step else None,
+                            timeout=step.get("timeout", REQUEST_TIMEOUT))
         where = f"{method} {url}"
         if status != step.get("status", 200):
             raise StepFailed(f"{where} answered {status}, not {step.get('status', 200)}: {body[:300]!r}")
@@ -314,13 +315,13 @@ def contains(answer: Any, expected: Any) -> bool:
     return answer == expected or (isinstance(answer, (int, float)) and str(answer) == str(expected))
 
 
-def http(method: str, url: str, body: Any = None) -> tuple[int, str]:
+def http(method: str, url: str, body: Any = None, timeout: float = REQUEST_TIMEOUT) -> tuple[int, str]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode("utf-8", "replace")

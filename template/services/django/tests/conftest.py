@@ -13,6 +13,7 @@ def pytest_configure() -> None:
     the application's, before pytest-django sets it up."""
     for name in ("DATABASE_URL", "REDIS_URL"):
         os.environ[name] = os.environ.get(f"TEST_{name}", "")
+    os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_BROKER_URL", "")
     os.environ["SECRET_KEY"] = secrets.token_urlsafe(32)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     django.setup()
@@ -37,14 +38,19 @@ def django_db_setup() -> None:
     required_env("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def database_url() -> str:
     return required_env("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def redis_url() -> str:
     return required_env("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    return required_env("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 @pytest.fixture

@@ -14,7 +14,12 @@ def client() -> Callable[..., TestClient]:
     """Build a test client from explicit settings, ignoring the environment's URLs."""
 
     def make(**settings: str | None) -> TestClient:
-        unset: dict[str, str | None] = {"database_url": None, "redis_url": None, "cors_origins": ""}
+        unset: dict[str, str | None] = {
+            "database_url": None,
+            "redis_url": None,
+            "celery_broker_url": None,
+            "cors_origins": "",
+        }
         return TestClient(create_app(Settings(**(unset | settings))))
 
     return make
@@ -39,11 +44,16 @@ def required_env(name: str, example: str) -> str:
     return value
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def database_url() -> str:
     return required_env("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def redis_url() -> str:
     return required_env("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    return required_env("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
