@@ -34,7 +34,7 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
-    "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from",
+    "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from", "tls",
     "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
@@ -162,6 +162,7 @@ class Component:
     needs: tuple[tuple[str, ...], ...] = ()
     uses: tuple[str, ...] = ()
     routes: tuple[str, ...] = ()
+    tls: str | None = None  # "acme": with a domain answer, it obtains certificates and serves HTTPS itself
     runtime: Runtime = field(default_factory=lambda: _runtime(Path(COMPONENT_FILE), {}))
     ci: dict[str, Any] = field(default_factory=dict)
     round_trips: tuple[dict[str, Any], ...] = ()
@@ -345,6 +346,7 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         needs=tuple(tuple(g) if isinstance(g, list) else (g,) for g in spec.get("needs") or []),
         uses=tuple(spec.get("uses") or []),
         routes=tuple(spec.get("routes") or []),
+        tls=_tls(path, spec.get("tls")),
         runtime=runtime,
         ci=_ci(path, spec.get("ci") or {}, spec.get("build_image")),
         round_trips=tuple(_round_trip(path, r) for r in spec.get("round_trips") or []),
@@ -354,6 +356,12 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
         kubernetes=_kubernetes(path, spec.get("kubernetes") or {}),
     )
+
+
+def _tls(path: Path, value: Any) -> str | None:
+    if value not in (None, "acme"):
+        raise CatalogError(f"{path}: tls is acme (with a domain answer, it obtains certificates itself) or absent")
+    return value
 
 
 def _flag(path: Path, key: str, value: Any) -> bool:
