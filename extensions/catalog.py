@@ -75,8 +75,12 @@ CI_SERVICE_KEYS = {"env", "port", "health", "test_env", "test_env_as"}
 # component ("GET /items/{item}") or a command in its container (exec: [argv]); {token} is unique to each run,
 # and `keep` saves fields of a JSON answer under names that later steps use the same way.
 ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
-# timeout: seconds a request may take (default 15), for one that waits on purpose (a task's result)
-STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout"}
+# timeout: seconds a request may take (default 15), for one that waits on purpose (a task's result); headers: the
+# request's own; expect_headers: a part of the value of each response header named; repeat: send it up to this
+# many times at once, until an answer meets the step's checks (a rate limit's 429); body_size: a body of that many
+# bytes instead of json (an upload limit's 413)
+STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout", "headers",
+             "expect_headers", "repeat", "body_size"}
 REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
 # How a component was shown to run (the README's catalog table says it): in the engine harness with the real
 # images, with the stand-ins of tests/engine/standins/, or only natively (its own tests, no container).
@@ -398,7 +402,16 @@ def _step(path: Path, name: str, step: Any) -> None:
         raise CatalogError(f"{where}: exec must be a command as a list of strings, e.g. [redis-cli, ping]")
     if "timeout" in step and not (isinstance(step["timeout"], int) and 1 <= step["timeout"] <= 120):
         raise CatalogError(f"{where}: timeout must be a whole number of seconds from 1 to 120, e.g. timeout: 60")
-    if "exec" in step and set(step) & {"json", "status", "expect", "keep", "timeout"}:
+    for key in ("headers", "expect_headers"):
+        if key in step and not (isinstance(step[key], dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                                    for k, v in step[key].items())):
+            raise CatalogError(f"{where}: {key} maps header names to text, e.g. {{Accept-Encoding: gzip}}")
+    if "body_size" in step and ("json" in step or not (isinstance(step["body_size"], int) and step["body_size"] > 0)):
+        raise CatalogError(f"{where}: body_size is a number of bytes to send, instead of json")
+    if "repeat" in step and not (isinstance(step["repeat"], int) and 2 <= step["repeat"] <= 1000):
+        raise CatalogError(f"{where}: repeat is how many times at most to send the request, from 2 to 1000")
+    if "exec" in step and set(step) & {"json", "status", "expect", "keep", "timeout", "headers", "expect_headers",
+                                       "repeat", "body_size"}:
         raise CatalogError(f"{where}: an exec step checks its output with contains only")
     if "status" in step and not (isinstance(step["status"], int) and 100 <= step["status"] < 600):
         raise CatalogError(f"{where}: status must be an HTTP status code, e.g. 201")

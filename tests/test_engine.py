@@ -276,7 +276,7 @@ def wait_for(condition: Callable[[], Any], what: str, seconds: float = RECOVERY_
 
 def health_answer(run: StackRun, name: str) -> tuple[int, Any]:
     component = CATALOG.components[name]
-    status, body = http("GET", run.base_url(component) + component.http_port.http)
+    status, body, _ = http("GET", run.base_url(component) + component.http_port.http)
     try:
         return status, json.loads(body)
     except ValueError:
