@@ -34,7 +34,7 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
-    "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from",
+    "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from", "tls",
     "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
@@ -75,8 +75,12 @@ CI_SERVICE_KEYS = {"env", "port", "health", "test_env", "test_env_as"}
 # component ("GET /items/{item}") or a command in its container (exec: [argv]); {token} is unique to each run,
 # and `keep` saves fields of a JSON answer under names that later steps use the same way.
 ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
-# timeout: seconds a request may take (default 15), for one that waits on purpose (a task's result)
-STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout"}
+# timeout: seconds a request may take (default 15), for one that waits on purpose (a task's result); headers: the
+# request's own; expect_headers: a part of the value of each response header named; repeat: send it up to this
+# many times at once, until an answer meets the step's checks (a rate limit's 429); body_size: a body of that many
+# bytes instead of json (an upload limit's 413)
+STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout", "headers",
+             "expect_headers", "repeat", "body_size"}
 REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
 # How a component was shown to run (the README's catalog table says it): in the engine harness with the real
 # images, with the stand-ins of tests/engine/standins/, or only natively (its own tests, no container).
@@ -162,6 +166,7 @@ class Component:
     needs: tuple[tuple[str, ...], ...] = ()
     uses: tuple[str, ...] = ()
     routes: tuple[str, ...] = ()
+    tls: str | None = None  # "acme": with a domain answer, it obtains certificates and serves HTTPS itself
     runtime: Runtime = field(default_factory=lambda: _runtime(Path(COMPONENT_FILE), {}))
     ci: dict[str, Any] = field(default_factory=dict)
     round_trips: tuple[dict[str, Any], ...] = ()
@@ -345,6 +350,7 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         needs=tuple(tuple(g) if isinstance(g, list) else (g,) for g in spec.get("needs") or []),
         uses=tuple(spec.get("uses") or []),
         routes=tuple(spec.get("routes") or []),
+        tls=_tls(path, spec.get("tls")),
         runtime=runtime,
         ci=_ci(path, spec.get("ci") or {}, spec.get("build_image")),
         round_trips=tuple(_round_trip(path, r) for r in spec.get("round_trips") or []),
@@ -354,6 +360,12 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
         kubernetes=_kubernetes(path, spec.get("kubernetes") or {}),
     )
+
+
+def _tls(path: Path, value: Any) -> str | None:
+    if value not in (None, "acme"):
+        raise CatalogError(f"{path}: tls is acme (with a domain answer, it obtains certificates itself) or absent")
+    return value
 
 
 def _flag(path: Path, key: str, value: Any) -> bool:
@@ -390,7 +402,16 @@ def _step(path: Path, name: str, step: Any) -> None:
         raise CatalogError(f"{where}: exec must be a command as a list of strings, e.g. [redis-cli, ping]")
     if "timeout" in step and not (isinstance(step["timeout"], int) and 1 <= step["timeout"] <= 120):
         raise CatalogError(f"{where}: timeout must be a whole number of seconds from 1 to 120, e.g. timeout: 60")
-    if "exec" in step and set(step) & {"json", "status", "expect", "keep", "timeout"}:
+    for key in ("headers", "expect_headers"):
+        if key in step and not (isinstance(step[key], dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                                    for k, v in step[key].items())):
+            raise CatalogError(f"{where}: {key} maps header names to text, e.g. {{Accept-Encoding: gzip}}")
+    if "body_size" in step and ("json" in step or not (isinstance(step["body_size"], int) and step["body_size"] > 0)):
+        raise CatalogError(f"{where}: body_size is a number of bytes to send, instead of json")
+    if "repeat" in step and not (isinstance(step["repeat"], int) and 2 <= step["repeat"] <= 1000):
+        raise CatalogError(f"{where}: repeat is how many times at most to send the request, from 2 to 1000")
+    if "exec" in step and set(step) & {"json", "status", "expect", "keep", "timeout", "headers", "expect_headers",
+                                       "repeat", "body_size"}:
         raise CatalogError(f"{where}: an exec step checks its output with contains only")
     if "status" in step and not (isinstance(step["status"], int) and 100 <= step["status"] < 600):
         raise CatalogError(f"{where}: status must be an HTTP status code, e.g. 201")

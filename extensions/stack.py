@@ -6,6 +6,7 @@ renders up to three times during an update) produces the same files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +18,8 @@ from .catalog import NONE, VARIABLE_REFERENCE, Catalog, Component, Port, Variabl
 from .ports import HIGHEST_PORT, allocate_ports
 
 MISSING_SECRET = "{name} is not set. Run make env, or set it in .env"
+# A public host name: labels of letters, digits and inner hyphens, at least two of them.
+DOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
 # Rotated logs: json-file, Docker's default driver, keeps every line forever unless told otherwise.
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 
@@ -65,6 +68,8 @@ class Stack:
         self.names = [c.name for c in self.components]
         self.offset = _as_int(answers.get("host_port_offset"))
         self.publish_datastores = bool(answers.get("publish_datastores", False))
+        # the public host name a proxy that obtains certificates itself (tls: acme) serves with HTTPS; "" for none
+        self.domain = str(answers.get("domain") or "").strip()
 
     # --- what is in the stack ---------------------------------------------------------------------------
 
@@ -397,6 +402,14 @@ def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem
             choose = " or ".join(f"{category}={name}" for category, name in by_category.items())
             problems.append(Problem(asked_at, f"{component.label} needs {needs}: choose {choose}, "
                                               f"or set {component.category} to {NONE}"))
+    if stack.domain and not DOMAIN.fullmatch(stack.domain):
+        problems.append(Problem("domain", f"domain '{stack.domain}' is not a host name: give the public name the "
+                                          "stack answers to, such as app.example.com (lowercase letters, digits, "
+                                          "hyphens, at least one dot), or leave it empty for plain HTTP"))
+    elif stack.domain and not any(c.tls == "acme" for c in stack.components):
+        takers = " or ".join(f"proxy={c.name}" for c in catalog.components.values() if c.tls == "acme")
+        problems.append(Problem("domain", f"domain needs a reverse proxy that obtains its certificates itself: "
+                                          f"choose {takers}, or leave domain empty"))
     preferred = [h for c in stack.components for p in c.ports for h in p.host]
     # Headroom of one port per claim above the highest preference, for the fallbacks of colliding claims.
     largest = HIGHEST_PORT - max(preferred, default=0) - len(stack.ports_claimed)

