@@ -76,9 +76,9 @@ CI_SERVICE_KEYS = {"env", "port", "health", "test_env", "test_env_as"}
 # and `keep` saves fields of a JSON answer under names that later steps use the same way.
 ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
 # timeout: seconds a request may take (default 15), for one that waits on purpose (a task's result); headers: the
-# request's own; expect_headers: a part of the value of each response header named; repeat: send it up to this
-# many times at once, until an answer meets the step's checks (a rate limit's 429); body_size: a body of that many
-# bytes instead of json (an upload limit's 413)
+# request's own; expect_headers: a part of the value of each response header named; repeat: send it this many
+# times at once (up to 200 in parallel), passing when one answer meets the step's checks (a rate limit's 429);
+# body_size: a body of that many bytes instead of json (an upload limit's 413)
 STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout", "headers",
              "expect_headers", "repeat", "body_size"}
 REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
@@ -409,7 +409,7 @@ def _step(path: Path, name: str, step: Any) -> None:
     if "body_size" in step and ("json" in step or not (isinstance(step["body_size"], int) and step["body_size"] > 0)):
         raise CatalogError(f"{where}: body_size is a number of bytes to send, instead of json")
     if "repeat" in step and not (isinstance(step["repeat"], int) and 2 <= step["repeat"] <= 1000):
-        raise CatalogError(f"{where}: repeat is how many times at most to send the request, from 2 to 1000")
+        raise CatalogError(f"{where}: repeat is how many times to send the request at once, from 2 to 1000")
     if "exec" in step and set(step) & {"json", "status", "expect", "keep", "timeout", "headers", "expect_headers",
                                        "repeat", "body_size"}:
         raise CatalogError(f"{where}: an exec step checks its output with contains only")

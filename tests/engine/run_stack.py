@@ -11,6 +11,7 @@ On a failure it shows `compose ps` and the last log lines of each service that i
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import re
 import secrets
@@ -20,10 +21,12 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,7 @@ from .standins import build_standins
 BUILD_TIMEOUT = 1800
 WAIT_TIMEOUT = 240
 REQUEST_TIMEOUT = 15
+BURST_CLIENTS = 200  # at most this many requests of a step with repeat in flight at once
 LOG_LINES = 40
 PLACEHOLDER = re.compile(r"\{([a-z][a-z_]*)\}")
 
@@ -257,13 +261,23 @@ class StackRun:
             return
         method, path = fill(step["request"], values).split(" ", 1)
         url = self.base_url(component) + path
-        for attempt in range(step.get("repeat", 1)):
+        if "repeat" not in step:
+            self.answer(step, values, method, url)
+            return
+        # all at once, up to BURST_CLIENTS in parallel: a rate limit counts requests as they arrive, however long
+        # each takes to answer
+
+        def attempt(_: int) -> StepFailed | None:
             try:
                 self.answer(step, values, method, url)
-                return
-            except StepFailed:
-                if attempt + 1 == step.get("repeat", 1):
-                    raise
+            except StepFailed as failed:
+                return failed
+            return None
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(BURST_CLIENTS, step["repeat"])) as pool:
+            outcomes = list(pool.map(attempt, range(step["repeat"])))
+        if all(outcomes):
+            raise StepFailed(f"none of {step['repeat']} requests passed; the last: {outcomes[-1]}")
 
     def answer(self, step: dict[str, Any], values: dict[str, Any], method: str, url: str) -> None:
         """One request of a step, and the checks of its answer."""
@@ -334,10 +348,12 @@ def contains(answer: Any, expected: Any) -> bool:
 def http(method: str, url: str, body: Any = None, timeout: float = REQUEST_TIMEOUT,
          headers: dict[str, str] | None = None) -> tuple[int, str, Any]:
     """(status, body, response headers) of one request."""
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    if isinstance(body, bytes):
+        return _upload(method, url, body, timeout, headers or {})
+    data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json", **(headers or {})})
     if data is not None:
-        request.add_header("Content-Type", "application/octet-stream" if isinstance(body, bytes) else "application/json")
+        request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode("utf-8", "replace"), response.headers
@@ -345,6 +361,29 @@ def http(method: str, url: str, body: Any = None, timeout: float = REQUEST_TIMEO
         return error.code, error.read().decode("utf-8", "replace"), error.headers
     except (urllib.error.URLError, OSError) as error:
         raise StepFailed(f"{method} {url}: {getattr(error, 'reason', error)}") from None
+
+
+def _upload(method: str, url: str, body: bytes, timeout: float, headers: dict[str, str]) -> tuple[int, str, Any]:
+    """A request with a raw body, whose answer is read even when the server answers before the body is sent and
+    closes the connection (a body beyond an upload limit: 413)."""
+    parts = urllib.parse.urlsplit(url)
+    connection = HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        connection.putrequest(method, parts.path + (f"?{parts.query}" if parts.query else ""))
+        for name, value in {"Content-Type": "application/octet-stream", "Content-Length": str(len(body)),
+                            **headers}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        try:
+            connection.send(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered already
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace"), response.headers
+    except (HTTPException, OSError) as error:
+        raise StepFailed(f"{method} {url} with a body of {len(body)} bytes: {error}") from None
+    finally:
+        connection.close()
 
 
 def _port_free(address: str, port: int) -> bool:
