@@ -113,6 +113,10 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
         assert re.search(rf"\n  {edge.consumer} -->\|.*\| {edge.provider}\n", architecture)
     for name in names:
         assert f"`{name}`" in (project / "README.md").read_text()
+    # a worker: the README says whose code it runs and how the API sends it tasks
+    for worker in stack.providers("task-queue"):
+        section = (project / "README.md").read_text().split("## Background tasks\n", 1)[1].split("\n## ", 1)[0]
+        assert f"runs the tasks of `services/{stack.built_from(worker.name)}/`" in section and "POST /tasks" in section
 
     # every generated file of a structured format parses (the chart's templates are YAML once helm renders them)
     for path in project_files(project):
