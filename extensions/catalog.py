@@ -602,6 +602,9 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
             owners[variable] = component.name
         own = {v.name for v in component.env}
         for capability, data in component.provides.items():
+            if not isinstance(data.get("on_demand", False), bool):
+                raise CatalogError(f"{path}: provides.{capability}.on_demand is true (provided only where a component "
+                                   "requires it and no other provides it) or false")
             for key, value in (data.get("env") or {}).items():
                 stray = set(VARIABLE_REFERENCE.findall(str(value))) - own
                 if stray:

@@ -93,6 +93,16 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"kubernetes": {"env": {"PGDATA": "/x"}}}, "kubernetes holds env: variables only the Helm chart sets"),
         ({"kubernetes": {"volumes": []}}, "kubernetes holds env: variables only the Helm chart sets"),
         ({"env": {"PG_HOSTS": {"help": "hosts", "lists_hosts": "yes"}}}, "env.PG_HOSTS.lists_hosts is true or false"),
+        ({"provides": {"sql-database": {"on_demand": "yes"}}}, "provides.sql-database.on_demand is true"),
+        ({"needs": [["task-queu"]]}, "no component provides 'task-queu'"),
+        ({"build_from": "celery-app"}, "build_from names a capability the component requires alone"),
+        ({"tls": "letsencrypt"}, "tls is acme"),
+        ({"round_trips": [{"name": "x", "read": [{"exec": ["ls"], "repeat": 3}]}]}, "checks its output with contains"),
+        ({"round_trips": [{"name": "x", "read": [{"request": "GET /", "timeout": 600}]}]}, "timeout must be a whole"),
+        ({"round_trips": [{"name": "x", "read": [{"request": "GET /", "repeat": 1}]}]}, "repeat is how many times"),
+        ({"round_trips": [{"name": "x", "read": [{"request": "GET /", "json": {}, "body_size": 9}]}]},
+         "body_size is a number of bytes"),
+        ({"round_trips": [{"name": "x", "read": [{"request": "GET /", "headers": {"X": 1}}]}]}, "maps header names"),
     ],
 )
 def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:
