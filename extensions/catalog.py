@@ -35,7 +35,7 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
     "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from", "tls",
-    "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes",
+    "volatile", "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word"}
@@ -167,6 +167,7 @@ class Component:
     uses: tuple[str, ...] = ()
     routes: tuple[str, ...] = ()
     tls: str | None = None  # "acme": with a domain answer, it obtains certificates and serves HTTPS itself
+    volatile: str | None = None  # why what is written to it does not survive a restart (a memory-only cache)
     runtime: Runtime = field(default_factory=lambda: _runtime(Path(COMPONENT_FILE), {}))
     ci: dict[str, Any] = field(default_factory=dict)
     round_trips: tuple[dict[str, Any], ...] = ()
@@ -351,6 +352,7 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         uses=tuple(spec.get("uses") or []),
         routes=tuple(spec.get("routes") or []),
         tls=_tls(path, spec.get("tls")),
+        volatile=_volatile(path, spec.get("volatile")),
         runtime=runtime,
         ci=_ci(path, spec.get("ci") or {}, spec.get("build_image")),
         round_trips=tuple(_round_trip(path, r) for r in spec.get("round_trips") or []),
@@ -360,6 +362,13 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
         kubernetes=_kubernetes(path, spec.get("kubernetes") or {}),
     )
+
+
+def _volatile(path: Path, value: Any) -> str | None:
+    if value is not None and not _one_line(value):
+        raise CatalogError(f"{path}: volatile is one line saying why its data does not survive a restart, e.g. "
+                           "\"memcached keeps its values in memory only\"; leave it out for a service that keeps them")
+    return None if value is None else str(value)
 
 
 def _tls(path: Path, value: Any) -> str | None:

@@ -108,7 +108,8 @@ def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[st
         for category in catalog.categories.values():
             if category.name not in refused_categories and usable(category.default):
                 chosen[category.name] = [category.default]
-    for mention in wanted:
+    # A component named anywhere in the sentence wins over its category's generic word ("cached in Valkey").
+    for mention in sorted(wanted, key=lambda m: m.component is None):
         if mention.category == NONE or mention.component == NONE:
             continue  # a technology of no category: named in the help, nothing to choose
         picks = chosen[mention.category]

@@ -114,6 +114,12 @@ class Stack:
         wired = dict.fromkeys(edge.provider for edge in self.wiring(name))
         return [self.component(p) for p in wired if self.component(p).ci.get("service")]
 
+    def wired_env(self, name: str, capability: str) -> list[str]:
+        """The variables `name` gets from the providers of `capability` it is wired to: which protocol speaks there
+        (REDIS_URL or MEMCACHED_SERVERS for a cache), so that a component's code uses the right client."""
+        return [key for edge in self.wiring(name) if edge.capability == capability
+                for key in self.component(edge.provider).provides[capability].get("env") or {}]
+
     def consumes(self, name: str, capability: str) -> bool:
         return self.has(name) and any(edge.capability == capability for edge in self.wiring(name))
 
@@ -400,6 +406,10 @@ def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem
                 if p.category not in by_category or catalog.categories[p.category].default == p.name:
                     by_category[p.category] = p.name
             choose = " or ".join(f"{category}={name}" for category, name in by_category.items())
+            # a choice already made in that category that does not provide it (Memcached for task results)
+            lacking = [c.label for c in stack.components if c.category in by_category and c is not component]
+            if lacking:
+                needs = f"{needs} that provides {' or '.join(group)}, which {' and '.join(lacking)} does not"
             problems.append(Problem(asked_at, f"{component.label} needs {needs}: choose {choose}, "
                                               f"or set {component.category} to {NONE}"))
     if stack.domain and not DOMAIN.fullmatch(stack.domain):

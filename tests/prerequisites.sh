@@ -2,6 +2,8 @@
 # What `make test` needs besides the Python packages of its venv, installed here when it is missing:
 # - nginx and caddy, for `nginx -t` and `caddy validate` of every generated nginx config and Caddyfile
 #   (tests/test_posture.py);
+# - memcached, which the backends' own tests talk to when they are wired to Memcached (tests/test_apps.py starts
+#   one on a free port: the machine runs none);
 # - for the engine harness (tests/engine/), when no Docker engine answers here: dockerd (Debian's docker.io) to
 #   run a private engine, and debootstrap to make the Debian base of the stand-in images.
 # As root with apt-get it installs them and says so; otherwise it prints the command to run and fails.
@@ -12,6 +14,7 @@ has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/
 missing=""
 has nginx || missing="$missing nginx-light"
 has caddy || missing="$missing caddy"
+has memcached || missing="$missing memcached"
 if [ "${STACKS_ENGINE:-auto}" != host ] && ! docker info >/dev/null 2>&1; then
     has dockerd || missing="$missing docker.io"
     has debootstrap || missing="$missing debootstrap"

@@ -68,7 +68,11 @@ def test_hostile_answers_keep_compose_and_env_intact(hostile: Path) -> None:
         ({"backend": "none", "frontend": "none", "database": "none", "cache": "none", "proxy": "none"}, "proxy",
          "the stack is empty: choose at least one component"),
         ({"backend": "express", "worker": "celery"}, "worker",
-         "Celery needs a backend: choose backend=fastapi, or set worker to none"),
+         "Celery needs a backend that provides celery-app, which Express does not: choose backend=fastapi, "
+         "or set worker to none"),
+        ({"cache": "memcached", "worker": "celery"}, "worker",
+         "Celery needs a cache that provides task-results, which Memcached does not: choose cache=redis, "
+         "or set worker to none"),
         ({"broker": "rabbitmq", "worker": "none"}, "worker", "RabbitMQ needs a background worker: choose worker=celery, or set broker to none"),
         ({"domain": "shop.example.com"}, "domain", "a reverse proxy that obtains its certificates itself: choose proxy=caddy"),
         ({"proxy": "caddy", "domain": "https://shop.example.com"}, "domain", "such as app.example.com"),

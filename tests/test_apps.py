@@ -31,8 +31,8 @@ from extensions.catalog import NONE, Component
 from extensions.stack import Stack
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-# The variable a consumer of each capability reads, as its provider's component.yml declares it.
-URL_VARIABLES = {"sql-database": "DATABASE_URL", "cache": "REDIS_URL"}
+# The capabilities whose servers a backend's own tests talk to (a database, a cache).
+SERVED = ("sql-database", "cache")
 BACKENDS = CATALOG.in_category("backend")
 # The standard linter of each toolchain whose `make test` does not already run one (tsc does for node).
 LINTERS = {"python": ["ruff", "check", "--no-cache", "."]}
@@ -73,6 +73,44 @@ LOCAL_SERVERS = {
 }
 
 
+def variable_of(provider: str, capability: str) -> str:
+    """The variable a consumer of `capability` reads, as its provider's component.yml declares it: DATABASE_URL,
+    REDIS_URL, MEMCACHED_SERVERS."""
+    return next(iter(CATALOG.components[provider].provides[capability]["env"]))
+
+
+@pytest.fixture(scope="session")
+def local_memcached() -> Iterator[str]:
+    """host:port of a Memcached of its own for these tests (the machine runs none): Debian's memcached, which
+    tests/prerequisites.sh installs."""
+    binary = shutil.which("memcached") or "/usr/bin/memcached"
+    if not Path(binary).exists():
+        pytest.fail("memcached is not installed: make prerequisites installs it (apt-get install memcached)",
+                    pytrace=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    as_user = ["-u", "nobody"] if os.getuid() == 0 else []  # memcached refuses to run as root
+    server = subprocess.Popen([binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64", *as_user])
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "memcached did not start"
+            time.sleep(0.1)
+    yield f"127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def cache_server(cache: str, memcached: str) -> dict[str, str]:
+    """The variable and the local server of a cache provider: Redis's URL (Valkey answers on it too) or Memcached's."""
+    variable = variable_of(cache, "cache")
+    return {variable: {"REDIS_URL": REDIS_URL, "MEMCACHED_SERVERS": memcached}[variable]}
+
+
 def server_of(database: Component) -> LocalServer:
     """The local server for a provider of sql-database, by the scheme of the DATABASE_URL it hands out."""
     url = str(database.provides["sql-database"]["env"]["DATABASE_URL"])
@@ -94,9 +132,9 @@ def fresh_database(server: LocalServer) -> Iterator[tuple[str, str]]:
 
 def make(project: Path, *targets: str, folder: str = ".", servers: dict[str, str]) -> subprocess.CompletedProcess:
     """make, with the server URLs given and no others from the environment; -rA lists every test's outcome."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL",
-                                                             "TEST_DATABASE_URL", "TEST_REDIS_URL",
-                                                             "TEST_BROKER_URL", "PYTEST_ADDOPTS")}
+    variables = ("DATABASE_URL", "REDIS_URL", "MEMCACHED_SERVERS", "CELERY_BROKER_URL")
+    env = {k: v for k, v in os.environ.items()
+           if k.removeprefix("TEST_") not in variables and k not in ("TEST_BROKER_URL", "PYTEST_ADDOPTS")}
     return subprocess.run(["make", "-C", folder, *targets], cwd=project, capture_output=True, text=True,
                           env={**env, **servers, "PYTEST_ADDOPTS": "-rA"}, timeout=900)
 
@@ -139,7 +177,7 @@ def test_make_test_runs_every_service_test_suite(project: Path) -> None:
     backend, frontend = CATALOG.components[DEFAULTS["backend"]], DEFAULTS["frontend"]
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     wired = {edge.capability for edge in Stack(CATALOG, answers).wiring(backend.name)}
-    assert set(URL_VARIABLES) <= wired, "the default stack wires the backend to a database and a cache"
+    assert set(SERVED) <= wired, "the default stack wires the backend to a database and a cache"
     server = server_of(CATALOG.components[DEFAULTS["database"]])
     with fresh_database(server) as (database, url):
         result = make(project, "test", servers={"DATABASE_URL": url, "REDIS_URL": REDIS_URL})
@@ -158,17 +196,17 @@ def test_make_test_runs_every_service_test_suite(project: Path) -> None:
 
 def backend_matrix() -> list[tuple[str, str, str]]:
     """Every backend with every SQL database and every cache it can use, and without each: from the catalog."""
-    choices = {capability: [p.name for p in CATALOG.providers(capability)] + [NONE] for capability in URL_VARIABLES}
+    choices = {capability: [p.name for p in CATALOG.providers(capability)] + [NONE] for capability in SERVED}
     return [(backend.name, database, cache) for backend in BACKENDS
             for database, cache in itertools.product(choices["sql-database"], choices["cache"])
             if all(capability in backend.uses or choice == NONE
-                   for capability, choice in zip(URL_VARIABLES, (database, cache)))]
+                   for capability, choice in zip(SERVED, (database, cache)))]
 
 
 @pytest.mark.parametrize(("backend", "database", "cache"), backend_matrix(),
                          ids=[f"{b}-{d}-{c}" for b, d, c in backend_matrix()])
 def test_backend_tests_pass_with_each_database_and_cache(backend: str, database: str, cache: str,
-                                                         tmp_path: Path) -> None:
+                                                         tmp_path: Path, local_memcached: str) -> None:
     """The backend generated with this database and cache (or none) runs its own tests against the real servers
     of this machine: its migrations build the items table there, its round trips pass, and its linter is clean."""
     component = CATALOG.components[backend]
@@ -176,14 +214,14 @@ def test_backend_tests_pass_with_each_database_and_cache(backend: str, database:
     project = copy_project(tmp_path / "p", answers_for(names, project_name="Matrix"))
     folder = project / "services" / backend
     wired = {edge.capability for edge in Stack(CATALOG, answers_for(names)).wiring(backend)}
-    assert wired == {cap for cap, choice in zip(URL_VARIABLES, (database, cache)) if choice != NONE}
+    assert wired == {cap for cap, choice in zip(SERVED, (database, cache)) if choice != NONE}
     with contextlib.ExitStack() as stack:
         servers = {}
         if database != NONE:
             server = server_of(CATALOG.components[database])
             name, servers["DATABASE_URL"] = stack.enter_context(fresh_database(server))
         if cache != NONE:
-            servers["REDIS_URL"] = REDIS_URL
+            servers |= cache_server(cache, local_memcached)
         result = make(project, "test", folder=f"services/{backend}", servers=servers)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-4000:]
@@ -195,8 +233,9 @@ def test_backend_tests_pass_with_each_database_and_cache(backend: str, database:
             assert items_columns(server, name) == ["id", "name", "created_at"]
 
         # a missing server is a failure that says what to set, never a silent skip
-        for capability, variable in URL_VARIABLES.items():
+        for capability, provider in zip(SERVED, (database, cache)):
             if capability in wired:
+                variable = variable_of(provider, capability)
                 result = make(project, "test", f"TEST_{variable}=", folder=f"services/{backend}",
                               servers={k: v for k, v in servers.items() if k != variable})
                 assert result.returncode != 0, (result.stdout + result.stderr)[-3000:]

@@ -117,16 +117,14 @@ def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, f
 
 def test_catalog_loads_a_new_folder_without_engine_changes(tmp_path: Path) -> None:
     services = _catalog_copy(tmp_path)
-    absent = services / "not-in-catalog.yml"  # memcached joins the catalog, so it leaves the list of what is not in it
-    absent.write_text("".join(line + "\n" for line in absent.read_text().splitlines() if not line.startswith("memcached:")))
-    (services / "memcached").mkdir()
-    (services / "memcached" / "component.yml").write_text(
-        "label: Memcached\ncategory: cache\nsummary: memory cache\nkeywords: [memcached]\n"
-        "image: memcached:1.6.39-alpine\ndatastore: true\nprovides:\n  cache: {}\nruntime:\n  user: \"11211:11211\"\n"
+    (services / "keydb").mkdir()
+    (services / "keydb" / "component.yml").write_text(
+        "label: KeyDB\ncategory: cache\nsummary: memory cache\nkeywords: [keydb]\n"
+        "image: eqalpha/keydb:6.3.4\ndatastore: true\nprovides:\n  cache: {}\nruntime:\n  user: \"999:999\"\n"
     )
     catalog = load_catalog(services)
-    assert [c.name for c in catalog.in_category("cache")] == ["memcached", "redis", "valkey"]
-    assert [c.name for c in catalog.providers("cache")] == ["memcached", "redis", "valkey"]
+    assert [c.name for c in catalog.in_category("cache")] == ["keydb", "memcached", "redis", "valkey"]
+    assert [c.name for c in catalog.providers("cache")] == ["keydb", "memcached", "redis", "valkey"]
 
 
 def test_readme_catalog_table_shows_each_component_and_how_it_was_verified() -> None:

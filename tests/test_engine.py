@@ -48,7 +48,7 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
                                                  project_name="Engine Direct", publish_datastores=True,
                                                  host_port_offset=20000),
     }
-    covered = {(e.consumer, e.capability, e.provider) for a in stacks.values() for e in Stack(CATALOG, a).edges}
+    covered = {edge for a in stacks.values() for edge in _edges(a)}
     used = {cap for c in CATALOG.components.values() for cap in c.wants}
     riders = [{c.category: c.name} for c in CATALOG.components.values()
               if CATALOG.categories[c.category].default == NONE and c.requirements
@@ -69,7 +69,7 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
                 names = _cover_more(names, Edge(consumer.name, provider.name, capability), covered)
                 answers = answers_for(names, project_name=f"Engine {consumer.name} {provider.name}")
                 stacks[f"{consumer.name}-{provider.name}"] = answers
-                covered |= {(e.consumer, e.capability, e.provider) for e in Stack(CATALOG, answers).edges}
+                covered |= _edges(answers)
     # each HTTP service on its own port too, several at once: a page calls its API across origins there
     direct = [c for c in CATALOG.components.values() if c.http_port and not c.routes]
     unrouted = {n for a in stacks.values() for n in Stack(CATALOG, a).names if not Stack(CATALOG, a).routed_by(n)}
@@ -90,8 +90,10 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
     return stacks
 
 
-def _edges(names: list[str]) -> set[tuple[str, str, str]]:
-    return {(e.consumer, e.capability, e.provider) for e in Stack(CATALOG, answers_for(names)).edges}
+def _edges(stack: list[str] | dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(consumer, capability, provider) of each wiring of a stack, given by its component names or its answers."""
+    answers = stack if isinstance(stack, dict) else answers_for(stack)
+    return {(e.consumer, e.capability, e.provider) for e in Stack(CATALOG, answers).edges}
 
 
 def _cover_more(names: list[str], edge: Edge, covered: set[tuple[str, str, str]]) -> list[str]:
@@ -103,8 +105,10 @@ def _cover_more(names: list[str], edge: Edge, covered: set[tuple[str, str, str]]
             continue
         current = [n for n in names if CATALOG.components[n].category != category]
         options = [names] + [with_requirements([*current, c.name]) for c in CATALOG.in_category(category)]
-        usable = [n for n in options if is_valid(n) and (edge.consumer, edge.capability, edge.provider) in _edges(n)]
-        names = max(usable, key=lambda n: len(_edges(n) - covered))  # the first of the best: `names` on a tie
+        wanted = (edge.consumer, edge.capability, edge.provider)
+        edges = {tuple(n): _edges(n) for n in options if is_valid(n)}  # each candidate's wirings, computed once
+        usable = [n for n in options if wanted in edges.get(tuple(n), ())]
+        names = max(usable, key=lambda n: len(edges[tuple(n)] - covered))  # the first of the best: `names` on a tie
     return names
 
 

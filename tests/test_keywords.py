@@ -49,6 +49,11 @@ FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="r
         ("FastAPI with Valkey", expect(backend="fastapi", cache="valkey")),
         ("Django on Postgres, cached in Valkey, not Redis", expect(backend="django", database="postgres", cache="valkey")),
         ("a Redis cache, not Valkey", expect(cache="redis")),
+        ("Django cached in Memcached", expect(backend="django", cache="memcached")),
+        ("an Express API with a memcache layer", expect(backend="express", cache="memcached")),
+        # the component named wins over the category word before it, whatever the alphabet says
+        ("a cache: Valkey, no Redis", expect(cache="valkey")),
+        ("a caching layer, not Memcached", expect(cache="redis")),
         ("an API storing its data in Maria DB, with Redis", expect(backend="fastapi", database="mariadb", cache="redis")),
         ("FastAPI on MariaDB, not Postgres", expect(backend="fastapi", database="mariadb")),
         ("a MySQL database", expect(database="mariadb")),  # not in the catalog: its closest component
@@ -101,6 +106,7 @@ def test_suggested_stack(description: str, stack: dict[str, str]) -> None:
         "next steps: the next version, next week",  # not Next.js
         "a djangoesque admin for the expressway",  # not Django, not Express
         "a valkey-like store",  # a hyphenated compound is another word: not Valkey
+        "memcachedb and memcache-compatible stores",  # neither is Memcached itself
     ],
 )
 def test_words_inside_other_words_are_not_mentions(description: str, tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ IMAGE_COMMANDS = {
     "node:*-alpine": {"sh", "node", "npm", "wget"},
     "caddy:*-alpine": {"sh", "wget", "caddy"},
     "rabbitmq:*-alpine": {"sh", "bash", "rabbitmq-diagnostics", "rabbitmqctl"},
+    "memcached:*-alpine": {"sh", "nc", "grep", "echo", "memcached"},  # busybox: nc, grep, echo
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")

@@ -65,7 +65,7 @@ class Report:
     echo: Callable[[str], None] | None = None
     diagnostics: list[str] = field(default_factory=list)
 
-    WIDTHS = (62, 10, 6, 8)
+    WIDTHS = (80, 10, 6, 8)
 
     def add(self, check: str, service: str, ok: bool, seconds: float, detail: str = "") -> bool:
         row = Row(check, service, ok, seconds, detail)
@@ -219,15 +219,26 @@ class StackRun:
                 if "write" not in phases and trip.get("write") and key not in self.tokens:
                     continue  # nothing was written to read back (the component joined the stack since)
                 values = self.tokens.setdefault(key, {"token": secrets.token_hex(6)})
-                with self.report.timed(f"{label}{trip['name']}", component.name) as outcome:
-                    for phase in phases:
+                # What a memory-only service held is gone after a restart, as it should be: written again.
+                volatile = "write" not in phases and self.volatile(component, trip)
+                check = f"{label}{'(memory only: written again) ' if volatile else ''}{trip['name']}"
+                with self.report.timed(check, component.name) as outcome:
+                    for phase in (("write", "read") if volatile else phases):
                         for step in trip.get(phase) or []:
                             self.step(component, step, values)
                 ok &= outcome["ok"]
         return ok
 
+    def volatile(self, component: Component, trip: dict[str, Any]) -> str:
+        """Why the trip's data does not survive a restart: its component, or the provider of its `when`, keeps
+        values in memory only (component.yml, `volatile`); "" when it must survive."""
+        holders = [component] + ([self.stack.component(p.name) for p in self.stack.providers(trip["when"])]
+                                 if "when" in trip else [])
+        return next((c.volatile for c in holders if c.volatile), "")
+
     def restart(self) -> bool:
-        """down (volumes kept) and up: every service healthy again, and every read finds what was written."""
+        """down (volumes kept) and up: every service healthy again, and every read finds what was written (what a
+        memory-only service held is written again first)."""
         env_before = (self.project / ".env").read_bytes()
         with self.report.timed("down (volumes kept)"):
             self.compose("down")

@@ -11,7 +11,7 @@ from django.test import Client
 def pytest_configure() -> None:
     """Django reads its settings once, from the environment: the servers the tests were given (TEST_*), never
     the application's, before pytest-django sets it up."""
-    for name in ("DATABASE_URL", "REDIS_URL"):
+    for name in ("DATABASE_URL", "REDIS_URL", "MEMCACHED_SERVERS"):
         os.environ[name] = os.environ.get(f"TEST_{name}", "")
     os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_BROKER_URL", "")
     os.environ["SECRET_KEY"] = secrets.token_urlsafe(32)
@@ -49,6 +49,11 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def memcached_servers() -> str:
+    return required_env("TEST_MEMCACHED_SERVERS", "127.0.0.1:11211")
+
+
+@pytest.fixture(scope="session")
 def broker_url() -> str:
     return required_env("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
@@ -58,9 +63,15 @@ def api(settings, django_db_blocker) -> Iterator[Callable[..., Client]]:
     """A test client with explicit settings, ignoring the environment's URLs. /health opens connections of its
     own, which pytest-django would block outside database tests."""
 
-    def make(database_url: str | None = None, redis_url: str | None = None, cors_origins: str = "") -> Client:
+    def make(
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        memcached_servers: str | None = None,
+        cors_origins: str = "",
+    ) -> Client:
         settings.DATABASE_URL = database_url
         settings.REDIS_URL = redis_url
+        settings.MEMCACHED_SERVERS = memcached_servers
         settings.CORS_ORIGINS = [origin.strip() for origin in cors_origins.split(",") if origin.strip()]
         return Client()
 

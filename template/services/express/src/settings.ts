@@ -2,6 +2,8 @@
 export interface Settings {
   databaseUrl?: string;
   redisUrl?: string;
+  /** Memcached's servers, host:port and comma-separated (MEMCACHED_SERVERS): a cache that speaks its protocol. */
+  memcachedServers?: string;
   /** Origins of pages on other origins that may call the API from the browser (CORS_ORIGINS, comma-separated). */
   corsOrigins: string[];
   /** The path a reverse proxy or an Ingress serves the API under (ROOT_PATH, e.g. /api), which it may or may not strip. */
@@ -13,6 +15,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
+    memcachedServers: env.MEMCACHED_SERVERS || undefined,
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
     rootPath: (env.ROOT_PATH ?? "").replace(/\/+$/, ""),
     port: Number(env.PORT || 3000),

@@ -4,13 +4,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """DATABASE_URL, REDIS_URL, CELERY_BROKER_URL, ROOT_PATH and CORS_ORIGINS; an empty variable counts as
-    unset."""
+    """DATABASE_URL, REDIS_URL or MEMCACHED_SERVERS, CELERY_BROKER_URL, ROOT_PATH and CORS_ORIGINS; an empty
+    variable counts as unset."""
 
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
     database_url: str | None = None
     redis_url: str | None = None
+    # Memcached's host:port, comma-separated when there are several
+    memcached_servers: str | None = None
     celery_broker_url: str | None = None
     root_path: str = ""
     # Comma-separated origins of pages on other origins that may call the API from the browser (compose.yaml

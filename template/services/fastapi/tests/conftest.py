@@ -17,6 +17,7 @@ def client() -> Callable[..., TestClient]:
         unset: dict[str, str | None] = {
             "database_url": None,
             "redis_url": None,
+            "memcached_servers": None,
             "celery_broker_url": None,
             "cors_origins": "",
         }
@@ -52,6 +53,11 @@ def database_url() -> str:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     return required_env("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def memcached_servers() -> str:
+    return required_env("TEST_MEMCACHED_SERVERS", "127.0.0.1:11211")
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ export function requiredEnv(name: string, example: string): string {
 
 export const databaseUrl = () => requiredEnv("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres");
 export const redisUrl = () => requiredEnv("TEST_REDIS_URL", "redis://127.0.0.1:6379/0");
+export const memcachedServers = () => requiredEnv("TEST_MEMCACHED_SERVERS", "127.0.0.1:11211");
 
 export interface Client {
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<globalThis.Response>;
