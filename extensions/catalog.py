@@ -78,7 +78,9 @@ ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
 # timeout: seconds a request may take (default 15), for one that waits on purpose (a task's result); headers: the
 # request's own; expect_headers: a part of the value of each response header named; repeat: send it this many
 # times at once (up to 200 in parallel), passing when one answer meets the step's checks (a rate limit's 429);
-# body_size: a body of that many bytes instead of json (an upload limit's 413)
+# body_size: a body of that many bytes instead of json (an upload limit's 413). A step may instead be
+# {check: <capability>}: the steps the provider of the round trip's `when` declares under provides.<it>.check, run
+# at that provider with this trip's values (the mail a backend sent is in Mailpit's inbox).
 STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout", "headers",
              "expect_headers", "repeat", "body_size"}
 REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
@@ -401,6 +403,11 @@ def _round_trip(path: Path, spec: Any) -> dict[str, Any]:
 
 def _step(path: Path, name: str, step: Any) -> None:
     where = f"{path}: round trip '{name}'"
+    if isinstance(step, dict) and "check" in step:
+        if set(step) != {"check"} or not isinstance(step["check"], str):
+            raise CatalogError(f"{where}: a check step is only check: <capability> (the steps its provider declares "
+                               "under provides.<capability>.check), e.g. {check: smtp}")
+        return
     if not isinstance(step, dict) or set(step) - STEP_KEYS or len({"request", "exec"} & set(step)) != 1:
         raise CatalogError(f"{where}: a step is either request: \"METHOD /path\" or exec: [command, args], with "
                            f"any of {', '.join(sorted(STEP_KEYS - {'request', 'exec'}))}")
@@ -614,6 +621,16 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
             if not isinstance(data.get("on_demand", False), bool):
                 raise CatalogError(f"{path}: provides.{capability}.on_demand is true (provided only where a component "
                                    "requires it and no other provides it) or false")
+            checks = data.get("check", [])
+            if "check" in data and (not isinstance(checks, list) or not checks
+                                    or any(isinstance(c, dict) and "check" in c for c in checks)):
+                raise CatalogError(f"{path}: provides.{capability}.check lists the request or exec steps that show, "
+                                   "here, what a consumer's round trip wrote ({token}), e.g. [{exec: [sh, -c, 'wget -q "
+                                   "-O - http://127.0.0.1:8025/api/v1/search?query={token}'], contains: \"{token}\"}]")
+            for step in checks:
+                _step(path, f"provides.{capability}.check", step)
+            if any("request" in c for c in checks) and not component.http_port:
+                raise CatalogError(f"{path}: provides.{capability}.check sends requests, so one of its ports needs http")
             for key, value in (data.get("env") or {}).items():
                 stray = set(VARIABLE_REFERENCE.findall(str(value))) - own
                 if stray:
@@ -630,6 +647,17 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
             if capability not in component.wants:
                 raise CatalogError(f"{path}: '{capability}' is not among what the component is wired to "
                                    f"({', '.join(component.wants) or 'nothing'}); add it under uses, or fix the name")
+        for trip in component.round_trips:
+            for step in [*trip.get("write", []), *trip["read"]]:
+                if "check" not in step:
+                    continue
+                if trip.get("when") != step["check"]:
+                    raise CatalogError(f"{path}: round trip '{trip['name']}': check: {step['check']} runs at the "
+                                       f"provider of the trip's when; add when: {step['check']}")
+                lacking = [p.name for p in catalog.providers(step["check"]) if "check" not in p.provides[step["check"]]]
+                if lacking:
+                    raise CatalogError(f"{path}: round trip '{trip['name']}' checks {step['check']} at its provider, "
+                                       f"but {', '.join(lacking)} declares no provides.{step['check']}.check steps")
         if any("request" in step for r in component.round_trips for step in [*r.get("write", []), *r["read"]]) \
                 and not component.http_port:
             raise CatalogError(f"{path}: its round trips send requests, so one of its ports needs http: the path that "

@@ -233,8 +233,9 @@ class StacksExtension(ContextHook):
             return "; ".join(p.message for p in problems if p.question == question)
 
         @pass_context
-        def choice_error(context: Any, category: str, choice: str) -> str:
-            """Why `choice` cannot be the answer to `category` given the answers so far; "" if it can.
+        def choice_error(context: Any, category: str, choice: str | list[str]) -> str:
+            """Why `choice` (a list: the whole answer of a multiselect) cannot be the answer to `category` given the
+            answers so far; "" if it can.
 
             Copier disables such a choice in the menu with this reason and refuses it from -d or a default. Asked
             one question at a time, a choice after which no answer to the questions left can make a working stack
@@ -252,11 +253,13 @@ class StacksExtension(ContextHook):
             """The description's suggestion for `category`, or, when the answers so far rule it out, the first
             choice they allow, so the default is always one the menu offers."""
             suggestion = suggest_stack(str(description or ""))[category]
+            others = [c.name for c in self.catalog.in_category(category)]
             if self.catalog.categories[category].multiselect:
-                return suggestion
+                # the suggestion, or with one more component where nothing else could complete the stack
+                candidates = [suggestion] + [[*suggestion, c] for c in others if c not in suggestion]
+                return next((c for c in candidates if not choice_error(context, category, c)), suggestion)
             if suggestion == "none" and not engine.keywords.refuses(str(description or ""), category, self.catalog):
                 suggestion = self._stack(context).router_in(category) or suggestion
-            others = [c.name for c in self.catalog.in_category(category)]
             candidates = dict.fromkeys([suggestion, self.catalog.categories[category].default, *others, "none"])
             return next((c for c in candidates if not choice_error(context, category, c)), suggestion)
 

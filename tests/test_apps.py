@@ -281,6 +281,26 @@ def test_backend_tasks_run_in_a_worker_through_each_broker(backend: str, worker:
     assert result.returncode != 0 and "TEST_BROKER_URL" in result.stdout + result.stderr
 
 
+MAILERS = [c.name for c in BACKENDS if "smtp" in c.uses]
+
+
+@pytest.mark.parametrize(("backend", "mail_server"), [(b, p.name) for b in MAILERS for p in CATALOG.providers("smtp")])
+def test_backend_sends_mail_through_an_smtp_server(backend: str, mail_server: str, tmp_path: Path) -> None:
+    """The backend wired to a mail server (and nothing else) sends a mail through its API to a real SMTP server
+    its tests start in process, and refuses what could forge a header; its linter is clean."""
+    names = with_requirements([backend, mail_server])
+    project = copy_project(tmp_path / "p", answers_for(names, project_name="Mail"))
+    wired = {edge.capability for edge in Stack(CATALOG, answers_for(names)).wiring(backend)}
+    assert wired == {"smtp"}
+    result = make(project, "test", folder=f"services/{backend}", servers={})
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    check_backend_tests(project / "services" / backend, CATALOG.components[backend], wired, output)
+    if linter := LINTERS.get(CATALOG.components[backend].ci.get("toolchain", "")):
+        result = subprocess.run(linter, cwd=project / "services" / backend, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("capabilities", [(), ("cache",), ("sql-database",)], ids=["nothing", "cache", "database"])
 def test_fastapi_files_follow_its_wiring(capabilities: tuple[str, ...], tmp_path: Path) -> None:
     """Without a database there are no migrations, models or entrypoint; without a cache no cache module."""

@@ -29,6 +29,8 @@ def test_each_category_is_one_question_listing_its_components(category: str) -> 
         assert choice["validator"] == f"{{{{ '{category}' | choice_error('{choice['value']}') }}}}", label
     assert question["default"] == f"{{{{ project_description | suggest('{category}') }}}}"
     assert bool(question.get("multiselect")) == CATALOG.categories[category].multiselect
+    if question.get("multiselect"):  # the whole selection too: an empty one where nothing else completes the stack
+        assert question["validator"] == f"{{{{ '{category}' | choice_error({category}) }}}}"
 
 
 def test_every_choice_question_is_a_category() -> None:

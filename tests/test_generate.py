@@ -117,6 +117,14 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     for worker in stack.providers("task-queue"):
         section = (project / "README.md").read_text().split("## Background tasks\n", 1)[1].split("\n## ", 1)[0]
         assert f"runs the tasks of `services/{stack.built_from(worker.name)}/`" in section and "POST /tasks" in section
+    # a mail server: the README says where the mail is read, with which secret, and how the API sends one
+    for server in stack.providers("smtp"):
+        section = (project / "README.md").read_text().split("## Mail\n", 1)[1].split("\n## ", 1)[0]
+        assert f"`{server.name}`" in section and "SMTP_URL" in section
+        for port, host, _ in stack.published(server.name):
+            assert f"http://localhost:{host}" in section
+        assert all(f"`{v.name}`" in section for v in server.env if v.secret)
+        assert ("POST /mail" in section) == any(stack.http_endpoint(c) for c in stack.consumers(server.name))
 
     # every generated file of a structured format parses (the chart's templates are YAML once helm renders them)
     for path in project_files(project):

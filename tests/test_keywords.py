@@ -11,8 +11,9 @@ from projects import CATALOG
 from extensions.catalog import load_catalog
 from extensions.keywords import absent_mentions, find_mentions, suggest_stack
 
-def expect(**chosen: str) -> dict[str, str]:
-    return {category: chosen.get(category, "none") for category in CATALOG.categories}
+def expect(**chosen: str | list[str]) -> dict[str, str | list[str]]:
+    return {category: chosen.get(category, [] if spec.multiselect else "none")
+            for category, spec in CATALOG.categories.items()}
 
 
 FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="redis", proxy="nginx")
@@ -54,6 +55,10 @@ FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="r
         # the component named wins over the category word before it, whatever the alphabet says
         ("a cache: Valkey, no Redis", expect(cache="valkey")),
         ("a caching layer, not Memcached", expect(cache="redis")),
+        # several tools at once, a list answer
+        ("FastAPI that sends its mail through SMTP", expect(backend="fastapi", tools=["mailpit"])),
+        ("Django with Mailpit to catch mail", expect(backend="django", tools=["mailpit"])),
+        ("an Express API, no SMTP", expect(backend="express")),
         ("an API storing its data in Maria DB, with Redis", expect(backend="fastapi", database="mariadb", cache="redis")),
         ("FastAPI on MariaDB, not Postgres", expect(backend="fastapi", database="mariadb")),
         ("a MySQL database", expect(database="mariadb")),  # not in the catalog: its closest component

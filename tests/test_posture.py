@@ -59,6 +59,7 @@ IMAGE_COMMANDS = {
     "caddy:*-alpine": {"sh", "wget", "caddy"},
     "rabbitmq:*-alpine": {"sh", "bash", "rabbitmq-diagnostics", "rabbitmqctl"},
     "memcached:*-alpine": {"sh", "nc", "grep", "echo", "memcached"},  # busybox: nc, grep, echo
+    "axllent/mailpit:*": {"sh", "wget", "/mailpit"},  # Alpine: busybox's wget; /mailpit readyz
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")

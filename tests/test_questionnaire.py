@@ -39,7 +39,7 @@ def test_description_sets_the_defaults_and_a_choice_that_cannot_work_is_disabled
     session.expect("Backend")
     session.expect(selected("FastAPI"))  # suggested by the description
     session.send(none_after("backend") + ENTER)  # ...but this person wants no backend
-    for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker"):
+    for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker", "Development tools"):
         session.expect(category)
         session.send(ENTER)
     session.expect("Reverse proxy")
@@ -65,8 +65,9 @@ def spawn_copier(destination: Path) -> pexpect.spawn:
 
 def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(tmp_path: Path) -> None:
     """Declining the backend after "FastAPI behind nginx" and accepting the rest: at the last question where the
-    stack can still be completed, "none" is disabled with the reason and the default is a choice that works, so
-    copier never validates a default the menu refuses (it crashed with a traceback, every answer lost)."""
+    stack can still be completed, the default is a choice that works (a selection, for a multiselect question,
+    whose empty answer the question's validator refuses with the reason), so copier never validates a default the
+    menu refuses (it crashed with a traceback, every answer lost)."""
     destination = tmp_path / "shop"
     session = spawn_copier(destination)
     for prompt, answer in (("Project name", ""), ("Short name", ""), ("What is it", "FastAPI behind nginx")):
@@ -75,22 +76,28 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
     session.expect("Backend")
     session.expect(selected("FastAPI"))
     session.send(none_after("backend") + ENTER)
-    for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker", "Reverse proxy"):
+    for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker"):
         session.expect(category)
         session.expect(r"»")
-        if category == "Cache":
-            menu = ANSI.sub("", session.before + session.buffer)
         session.send(ENTER)
-    assert "- none (nothing is chosen yet, and the questions left (message broker, background worker and reverse " \
-           "proxy) cannot make a working stack on their own: choose a cache here)" in re.sub(r"\s+", " ", menu), menu
+    # the last question that can complete the stack: an empty selection would leave the proxy nothing that works,
+    # so its default is the tool that makes a stack on its own
+    session.expect("Development tools")
+    session.expect(r"»")
+    session.send(ENTER)
+    session.expect("Reverse proxy")
+    session.expect(r"»")
+    menu = ANSI.sub("", session.before + session.buffer)
+    session.send(ENTER)
+    assert "- Nginx (Nginx needs a backend or a frontend" in re.sub(r"\s+", " ", menu), menu
     session.expect("advanced settings")
     session.sendline("n")
     session.expect(pexpect.EOF)
     session.close()
     assert session.exitstatus == 0, ANSI.sub("", session.before)
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
-    chosen = [answers[category] for category in ("backend", "frontend", "database", "cache", "proxy")]
-    assert chosen == ["none", "none", "none", "redis", "none"]
+    chosen = [answers[category] for category in ("backend", "frontend", "database", "cache", "tools", "proxy")]
+    assert chosen == ["none", "none", "none", "none", ["mailpit"], "none"]
 
 
 def test_help_names_what_the_catalog_lacks_before_the_question(tmp_path: Path) -> None:

@@ -396,7 +396,7 @@ def test_each_component_is_added_removed_and_added_back_with_nothing_lost(name: 
     deployed = not component.routes  # a reverse proxy's work is the Ingress's in the chart
     category = component.category
     chosen = answers_for(with_it)[category]
-    chosen = chosen if isinstance(chosen, str) else ",".join(chosen)  # a multiselect answer
+    chosen = chosen if isinstance(chosen, str) else f"[{','.join(chosen)}]"  # a multiselect answer: a YAML list
 
     copier("update", "--trust", "--defaults", "-d", f"{category}={chosen}", cwd=project)
     assert_merged_cleanly(project)

@@ -261,6 +261,11 @@ class StackRun:
         return f"http://127.0.0.1:{self.env()[variable]}{prefix}"
 
     def step(self, component: Component, step: dict[str, Any], values: dict[str, Any]) -> None:
+        if "check" in step:  # at the provider: the steps it declares to show what this trip wrote
+            for provider in self.stack.providers(step["check"]):
+                for check in provider.provides[step["check"]]["check"]:
+                    self.step(provider, check, values)
+            return
         if "exec" in step:
             command = fill(step["exec"], values)
             result = self.compose("exec", "-T", component.name, *command, timeout=120, check=False)

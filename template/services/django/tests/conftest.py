@@ -14,6 +14,7 @@ def pytest_configure() -> None:
     for name in ("DATABASE_URL", "REDIS_URL", "MEMCACHED_SERVERS"):
         os.environ[name] = os.environ.get(f"TEST_{name}", "")
     os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_BROKER_URL", "")
+    os.environ["SMTP_URL"] = ""  # the mail tests start an SMTP server of their own
     os.environ["SECRET_KEY"] = secrets.token_urlsafe(32)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     django.setup()

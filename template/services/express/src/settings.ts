@@ -4,6 +4,10 @@ export interface Settings {
   redisUrl?: string;
   /** Memcached's servers, host:port and comma-separated (MEMCACHED_SERVERS): a cache that speaks its protocol. */
   memcachedServers?: string;
+  /** smtp://host:port, smtp://user:password@host:port or smtps:// (TLS from the start): where mail goes. */
+  smtpUrl?: string;
+  /** The From of the mail sent (MAIL_FROM). */
+  mailFrom: string;
   /** Origins of pages on other origins that may call the API from the browser (CORS_ORIGINS, comma-separated). */
   corsOrigins: string[];
   /** The path a reverse proxy or an Ingress serves the API under (ROOT_PATH, e.g. /api), which it may or may not strip. */
@@ -16,6 +20,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
     memcachedServers: env.MEMCACHED_SERVERS || undefined,
+    smtpUrl: env.SMTP_URL || undefined,
+    mailFrom: env.MAIL_FROM || "noreply@localhost",
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
     rootPath: (env.ROOT_PATH ?? "").replace(/\/+$/, ""),
     port: Number(env.PORT || 3000),

@@ -4,8 +4,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """DATABASE_URL, REDIS_URL or MEMCACHED_SERVERS, CELERY_BROKER_URL, ROOT_PATH and CORS_ORIGINS; an empty
-    variable counts as unset."""
+    """DATABASE_URL, REDIS_URL or MEMCACHED_SERVERS, CELERY_BROKER_URL, SMTP_URL and MAIL_FROM, ROOT_PATH and
+    CORS_ORIGINS; an empty variable counts as unset."""
 
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     # Memcached's host:port, comma-separated when there are several
     memcached_servers: str | None = None
     celery_broker_url: str | None = None
+    # smtp://[user:password@]host:port, or smtps:// for TLS from the start; the sender of the mail it sends
+    smtp_url: str | None = None
+    mail_from: str = "noreply@localhost"
     root_path: str = ""
     # Comma-separated origins of pages on other origins that may call the API from the browser (compose.yaml
     # sets them when the frontend is served on a port of its own); empty: same origin only.

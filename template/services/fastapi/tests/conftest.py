@@ -19,6 +19,7 @@ def client() -> Callable[..., TestClient]:
             "redis_url": None,
             "memcached_servers": None,
             "celery_broker_url": None,
+            "smtp_url": None,
             "cors_origins": "",
         }
         return TestClient(create_app(Settings(**(unset | settings))))

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { type App, createApp } from "../app.js";
-import type { Settings } from "../settings.js";
+import { type Settings, settingsFromEnv } from "../settings.js";
 
 /** A server URL the real-server tests need: they fail, never skip, without it. */
 export function requiredEnv(name: string, example: string): string {
@@ -20,9 +20,9 @@ export interface Client {
   close(): Promise<void>;
 }
 
-/** The app with these settings (and nothing from the environment), served on a free local port. */
+/** The app with these settings over the defaults (nothing from the environment), served on a free local port. */
 export async function client(settings: Partial<Settings> = {}): Promise<Client> {
-  const app: App = createApp({ corsOrigins: [], rootPath: "", port: 0, ...settings });
+  const app: App = createApp({ ...settingsFromEnv({}), port: 0, ...settings });
   const server = app.handler.listen(0, "127.0.0.1");
   await new Promise<void>((resolve) => server.once("listening", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
