@@ -105,6 +105,13 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"round_trips": [{"name": "x", "read": [{"request": "GET /", "json": {}, "body_size": 9}]}]},
          "body_size is a number of bytes"),
         ({"round_trips": [{"name": "x", "read": [{"request": "GET /", "headers": {"X": 1}}]}]}, "maps header names"),
+        ({"volatile": ["memory"]}, "volatile is one line saying why"),
+        ({"round_trips": [{"name": "x", "read": [{"check": "smtp", "contains": "x"}]}]}, "a check step is only check"),
+        ({"round_trips": [{"name": "x", "read": [{"check": "smtp"}]}]}, "runs at the provider of the trip's when"),
+        ({"provides": {"sql-database": {"check": {"exec": ["ls"]}}}}, "provides.sql-database.check lists the request"),
+        ({"provides": {"sql-database": {"check": [{"request": "GET /"}]}}}, "check sends requests, so one of its ports"),
+        ({"uses": ["cache"], "round_trips": [{"name": "x", "when": "cache", "read": [{"check": "cache"}]}]},
+         "declares no provides.cache.check steps"),
     ],
 )
 def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:

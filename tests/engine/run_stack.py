@@ -232,8 +232,7 @@ class StackRun:
     def volatile(self, component: Component, trip: dict[str, Any]) -> str:
         """Why the trip's data does not survive a restart: its component, or the provider of its `when`, keeps
         values in memory only (component.yml, `volatile`); "" when it must survive."""
-        holders = [component] + ([self.stack.component(p.name) for p in self.stack.providers(trip["when"])]
-                                 if "when" in trip else [])
+        holders = [component, *(self.stack.providers(trip["when"]) if "when" in trip else [])]
         return next((c.volatile for c in holders if c.volatile), "")
 
     def restart(self) -> bool:
