@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -188,3 +189,10 @@ def new_template_repo(folder: Path) -> Path:
 def commit_all(project: Path, message: str) -> None:
     git(project, "add", "-A")
     git(project, "commit", "-qm", message)
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

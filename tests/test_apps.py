@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from projects import CATALOG, DEFAULTS, REPO, answers_for, compose_config, copy_project, with_requirements
+from projects import (
+    CATALOG, DEFAULTS, REPO, answers_for, compose_config, copy_project, free_port, with_requirements,
+)
 
 from extensions.catalog import NONE, Component
 from extensions.stack import Stack
@@ -87,9 +89,7 @@ def local_memcached() -> Iterator[str]:
     if not Path(binary).exists():
         pytest.fail("memcached is not installed: make prerequisites installs it (apt-get install memcached)",
                     pytrace=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     as_user = ["-u", "nobody"] if os.getuid() == 0 else []  # memcached refuses to run as root
     server = subprocess.Popen([binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64", *as_user])
     deadline = time.monotonic() + 10
@@ -333,9 +333,7 @@ def built_page(folder: Path, frontend: Component) -> str:
         return (folder / frontend.tests["built_page"]).read_text()
     assert "built_server" in frontend.tests, \
         f"{frontend.name}: say where make build leaves the page: tests.built_page or tests.built_server in component.yml"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(frontend.tests["built_server"], cwd=folder, text=True, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, env={**os.environ, "PORT": str(port), "HOSTNAME": "127.0.0.1"})
     try:

@@ -9,7 +9,6 @@ import http.server
 import os
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from projects import (
-    CATALOG, DEFAULTS, REPO, answers_for, copy_project, pairwise_stacks, project_files, with_requirements,
+    CATALOG, DEFAULTS, REPO, answers_for, copy_project, free_port, pairwise_stacks, project_files, with_requirements,
 )
 
 from extensions.stack import Stack
@@ -195,9 +194,7 @@ def test_make_smoke_asks_each_published_endpoint(full_project: Path, tmp_path: P
     """make smoke fails, naming each endpoint, while nothing answers; passes once every endpoint answers 200."""
     project = tmp_path / "smoke"
     shutil.copytree(full_project, project)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     stack = Stack(CATALOG, yaml.safe_load((project / ".copier-answers.yml").read_text()))
     endpoints = stack.smoke_endpoints()
     assert endpoints and {variable for _, variable, _ in endpoints} == {stack.http_endpoint(endpoints[0][0])[0]}
