@@ -66,8 +66,9 @@ CAPABILITY = re.compile(r"^[A-Z][A-Z_]*$")
 CI_TOOLCHAINS = ("python", "node")
 CI_KEYS = {"toolchain", "targets", "service"}
 # test_env_as: the TEST_* variables that hold only where a job is wired to the server for that capability
-# (Redis as the broker of a worker, beside its cache).
-CI_SERVICE_KEYS = {"env", "port", "health", "test_env", "test_env_as"}
+# (Redis as the broker of a worker, beside its cache). command: the arguments the image must run with, which a
+# job's service container cannot be given: the workflow starts such a server with `docker run` in a step instead.
+CI_SERVICE_KEYS = {"env", "port", "health", "test_env", "test_env_as", "command"}
 
 # What proves in a container engine that a component works (tests/engine/ runs them): round trips, each a list of
 # steps that write and then read, through the reverse proxy where one routes the component. A `read` runs again
@@ -78,11 +79,12 @@ ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
 # timeout: seconds a request may take (default 15), for one that waits on purpose (a task's result); headers: the
 # request's own; expect_headers: a part of the value of each response header named; repeat: send it this many
 # times at once (up to 200 in parallel), passing when one answer meets the step's checks (a rate limit's 429);
-# body_size: a body of that many bytes instead of json (an upload limit's 413). A step may instead be
+# body_size: a body of that many bytes instead of json (an upload limit's 413); body: a text sent as the raw body
+# instead of json (a file uploaded, Content-Type from headers, else application/octet-stream). A step may instead be
 # {check: <capability>}: the steps the provider of the round trip's `when` declares under provides.<it>.check, run
 # at that provider with this trip's values (the mail a backend sent is in Mailpit's inbox).
 STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout", "headers",
-             "expect_headers", "repeat", "body_size"}
+             "expect_headers", "repeat", "body_size", "body"}
 REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
 # How a component was shown to run (the README's catalog table says it): in the engine harness with the real
 # images, with the stand-ins of tests/engine/standins/, or only natively (its own tests, no container).
@@ -424,10 +426,13 @@ def _step(path: Path, name: str, step: Any) -> None:
             raise CatalogError(f"{where}: {key} maps header names to text, e.g. {{Accept-Encoding: gzip}}")
     if "body_size" in step and ("json" in step or not (isinstance(step["body_size"], int) and step["body_size"] > 0)):
         raise CatalogError(f"{where}: body_size is a number of bytes to send, instead of json")
+    if "body" in step and (len({"json", "body_size", "body"} & set(step)) > 1 or not isinstance(step["body"], str)):
+        raise CatalogError(f"{where}: body is a text sent as the request's raw body, instead of json or body_size, "
+                           "e.g. body: \"{token}\"")
     if "repeat" in step and not (isinstance(step["repeat"], int) and 2 <= step["repeat"] <= 1000):
         raise CatalogError(f"{where}: repeat is how many times to send the request at once, from 2 to 1000")
     if "exec" in step and set(step) & {"json", "status", "expect", "keep", "timeout", "headers", "expect_headers",
-                                       "repeat", "body_size"}:
+                                       "repeat", "body_size", "body"}:
         raise CatalogError(f"{where}: an exec step checks its output with contains only")
     if "status" in step and not (isinstance(step["status"], int) and 100 <= step["status"] < 600):
         raise CatalogError(f"{where}: status must be an HTTP status code, e.g. 201")
@@ -509,6 +514,11 @@ def _ci(path: Path, spec: Any, build_image: str | None) -> dict[str, Any]:
             raise CatalogError(f"{path}: ci.service needs port, health (a command in the image) and test_env (the "
                                "TEST_* variables pointing at it), and may have env and test_env_as (capability: "
                                "the TEST_* variables of a job wired to it for that capability)")
+        command = service.get("command")
+        if command is not None and (not isinstance(command, list) or not command
+                                    or not all(isinstance(word, str) and word for word in command)):
+            raise CatalogError(f"{path}: ci.service.command lists the arguments the image runs with, "
+                               "e.g. command: [server, /data]")
     return dict(spec)
 
 

@@ -123,8 +123,11 @@ def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[st
         if pick and pick not in picks and (category.multiselect or not picks):
             picks.append(pick)
     _add_requirements(chosen, catalog, refused_components, refused_categories)
+    # Several in the catalog's order, as the question lists them: the same answer whatever order they were named in.
+    order = {name: i for i, name in enumerate(catalog.components)}
     return {
-        name: chosen[name] if category.multiselect else (chosen[name][0] if chosen[name] else NONE)
+        name: sorted(chosen[name], key=order.__getitem__) if category.multiselect
+        else (chosen[name][0] if chosen[name] else NONE)
         for name, category in catalog.categories.items()
     }
 

@@ -81,6 +81,18 @@ def variable_of(provider: str, capability: str) -> str:
     return next(iter(CATALOG.components[provider].provides[capability]["env"]))
 
 
+def wait_for_port(server: subprocess.Popen, port: int, name: str, seconds: float = 30) -> None:
+    """Until the local server just started listens on its port; fails when it exits first or takes too long."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, f"{name} did not start"
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def local_memcached() -> Iterator[str]:
     """host:port of a Memcached of its own for these tests (the machine runs none): Debian's memcached, which
@@ -92,15 +104,25 @@ def local_memcached() -> Iterator[str]:
     port = free_port()
     as_user = ["-u", "nobody"] if os.getuid() == 0 else []  # memcached refuses to run as root
     server = subprocess.Popen([binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64", *as_user])
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, "memcached did not start"
-            time.sleep(0.1)
+    wait_for_port(server, port, "memcached")
     yield f"127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def local_s3() -> Iterator[dict[str, str]]:
+    """The TEST_S3_* variables of an S3 server of its own for these tests (the machine runs none): moto's, from
+    requirements-dev.txt, an implementation of S3 independent of the MinIO stand-in the engine harness runs."""
+    binary = Path(REPO / ".venv/bin/moto_server")
+    if not binary.exists():
+        pytest.fail("moto_server is not installed: pip install -r requirements-dev.txt (make test does)", pytrace=False)
+    port = free_port()
+    server = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    wait_for_port(server, port, "moto_server")
+    yield {"TEST_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}", "TEST_S3_ACCESS_KEY_ID": "stacks-test",
+           "TEST_S3_SECRET_ACCESS_KEY": "stacks-test-secret"}
     server.terminate()
     server.wait(timeout=10)
 
@@ -132,7 +154,8 @@ def fresh_database(server: LocalServer) -> Iterator[tuple[str, str]]:
 
 def make(project: Path, *targets: str, folder: str = ".", servers: dict[str, str]) -> subprocess.CompletedProcess:
     """make, with the server URLs given and no others from the environment; -rA lists every test's outcome."""
-    variables = ("DATABASE_URL", "REDIS_URL", "MEMCACHED_SERVERS", "CELERY_BROKER_URL")
+    variables = ("DATABASE_URL", "REDIS_URL", "MEMCACHED_SERVERS", "CELERY_BROKER_URL", "S3_ENDPOINT_URL",
+                 "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY")
     env = {k: v for k, v in os.environ.items()
            if k.removeprefix("TEST_") not in variables and k not in ("TEST_BROKER_URL", "PYTEST_ADDOPTS")}
     return subprocess.run(["make", "-C", folder, *targets], cwd=project, capture_output=True, text=True,
@@ -392,3 +415,28 @@ def test_frontend_without_a_proxy_calls_the_api_on_its_own_port(tmp_path: Path) 
         assert result.returncode == 0, output[-3000:]
         cases = unit_tests(project / "services" / frontend)
         assert re.search(rf"Tests\s+{cases} passed \({cases}\)", output), output[-2000:]
+
+
+STORERS = [c.name for c in BACKENDS if "object-storage" in c.uses]
+
+
+@pytest.mark.parametrize(("backend", "storage"), [(b, p.name) for b in STORERS for p in CATALOG.providers("object-storage")])
+def test_backend_stores_files_in_object_storage(backend: str, storage: str, local_s3: dict[str, str],
+                                                tmp_path: Path) -> None:
+    """The backend wired to object storage (and nothing else) uploads a file through its API to a real S3 server
+    and reads it back, and reports the storage in its health; without the server's variables its tests fail
+    naming them; its linter is clean."""
+    names = with_requirements([backend, storage])
+    project = copy_project(tmp_path / "p", answers_for(names, project_name="Files"))
+    wired = {edge.capability for edge in Stack(CATALOG, answers_for(names)).wiring(backend)}
+    assert wired == {"object-storage"}
+    result = make(project, "test", folder=f"services/{backend}", servers=local_s3)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    check_backend_tests(project / "services" / backend, CATALOG.components[backend], wired, output)
+    if linter := LINTERS.get(CATALOG.components[backend].ci.get("toolchain", "")):
+        result = subprocess.run(linter, cwd=project / "services" / backend, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    result = make(project, "test", folder=f"services/{backend}", servers={})
+    assert result.returncode != 0 and "TEST_S3_ENDPOINT_URL" in result.stdout + result.stderr

@@ -59,6 +59,11 @@ FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="r
         ("FastAPI that sends its mail through SMTP", expect(backend="fastapi", tools=["mailpit"])),
         ("Django with Mailpit to catch mail", expect(backend="django", tools=["mailpit"])),
         ("an Express API, no SMTP", expect(backend="express")),
+        ("FastAPI that keeps uploads in S3", expect(backend="fastapi", tools=["minio"])),
+        ("an Express API with object storage and SMTP", expect(backend="express", tools=["mailpit", "minio"])),
+        ("Django, files in an S3-compatible store", expect(backend="django", tools=["minio"])),
+        ("a MinIO bucket behind Django", expect(backend="django", tools=["minio"])),
+        ("FastAPI keeping files on disk, no S3", expect(backend="fastapi")),
         ("an API storing its data in Maria DB, with Redis", expect(backend="fastapi", database="mariadb", cache="redis")),
         ("FastAPI on MariaDB, not Postgres", expect(backend="fastapi", database="mariadb")),
         ("a MySQL database", expect(database="mariadb")),  # not in the catalog: its closest component
@@ -112,6 +117,8 @@ def test_suggested_stack(description: str, stack: dict[str, str]) -> None:
         "a djangoesque admin for the expressway",  # not Django, not Express
         "a valkey-like store",  # a hyphenated compound is another word: not Valkey
         "memcachedb and memcache-compatible stores",  # neither is Memcached itself
+        "the s3cret of s3x and mys3",  # not S3
+        "a minio-like store",  # a hyphenated compound is another word: not MinIO
     ],
 )
 def test_words_inside_other_words_are_not_mentions(description: str, tmp_path: Path) -> None:
@@ -160,7 +167,8 @@ def test_a_multiselect_category_suggests_every_component_it_names(tmp_path: Path
     catalog = _catalog_with(tmp_path, prometheus=("monitoring", ["prometheus", "metrics"]),
                             grafana=("monitoring", ["grafana", "dashboards"]))
     assert catalog.categories["monitoring"].multiselect
-    assert suggest_stack("FastAPI with metrics and grafana", catalog)["monitoring"] == ["prometheus", "grafana"]
+    # in the catalog's order, as the question lists them, whatever order the description names them in
+    assert suggest_stack("FastAPI with metrics and grafana", catalog)["monitoring"] == ["grafana", "prometheus"]
     assert suggest_stack("FastAPI with monitoring, but no grafana", catalog)["monitoring"] == ["prometheus"]
     assert suggest_stack("", catalog)["monitoring"] == ["prometheus"]
     assert suggest_stack("FastAPI", catalog)["monitoring"] == []

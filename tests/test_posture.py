@@ -60,6 +60,8 @@ IMAGE_COMMANDS = {
     "rabbitmq:*-alpine": {"sh", "bash", "rabbitmq-diagnostics", "rabbitmqctl"},
     "memcached:*-alpine": {"sh", "nc", "grep", "echo", "memcached"},  # busybox: nc, grep, echo
     "axllent/mailpit:*": {"sh", "wget", "/mailpit"},  # Alpine: busybox's wget; /mailpit readyz
+    # UBI micro (bash, coreutils) with MinIO's static curl and mc in /usr/bin (its Dockerfile.release)
+    "quay.io/minio/minio:*": {"sh", "test", "curl", "mc", "minio"},
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")

@@ -299,6 +299,8 @@ class StackRun:
         body: Any = fill(step.get("json"), values) if "json" in step else None
         if "body_size" in step:
             body = b"x" * step["body_size"]
+        if "body" in step:
+            body = fill(step["body"], values).encode()
         status, body, headers = http(method, url, body, timeout=step.get("timeout", REQUEST_TIMEOUT),
                                      headers=step.get("headers"))
         where = f"{method} {url}"

@@ -8,6 +8,15 @@ export interface Settings {
   smtpUrl?: string;
   /** The From of the mail sent (MAIL_FROM). */
   mailFrom: string;
+  /** The S3 API of the object storage (S3_ENDPOINT_URL, e.g. http://minio:9000), addressed path-style. */
+  s3EndpointUrl?: string;
+  /** The region its requests are signed for (S3_REGION, us-east-1 when unset, which MinIO takes). */
+  s3Region: string;
+  /** The bucket the files are kept in (S3_BUCKET); the storage creates it, not the app. */
+  s3Bucket?: string;
+  /** The keys the S3 requests are signed with (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY). */
+  s3AccessKeyId?: string;
+  s3SecretAccessKey?: string;
   /** Origins of pages on other origins that may call the API from the browser (CORS_ORIGINS, comma-separated). */
   corsOrigins: string[];
   /** The path a reverse proxy or an Ingress serves the API under (ROOT_PATH, e.g. /api), which it may or may not strip. */
@@ -22,6 +31,11 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     memcachedServers: env.MEMCACHED_SERVERS || undefined,
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.MAIL_FROM || "noreply@localhost",
+    s3EndpointUrl: env.S3_ENDPOINT_URL || undefined,
+    s3Region: env.S3_REGION || "us-east-1",
+    s3Bucket: env.S3_BUCKET || undefined,
+    s3AccessKeyId: env.S3_ACCESS_KEY_ID || undefined,
+    s3SecretAccessKey: env.S3_SECRET_ACCESS_KEY || undefined,
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
     rootPath: (env.ROOT_PATH ?? "").replace(/\/+$/, ""),
     port: Number(env.PORT || 3000),

@@ -1,5 +1,6 @@
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -20,6 +21,10 @@ def client() -> Callable[..., TestClient]:
             "memcached_servers": None,
             "celery_broker_url": None,
             "smtp_url": None,
+            "s3_endpoint_url": None,
+            "s3_bucket": None,
+            "s3_access_key_id": None,
+            "s3_secret_access_key": None,
             "cors_origins": "",
         }
         return TestClient(create_app(Settings(**(unset | settings))))
@@ -64,3 +69,39 @@ def memcached_servers() -> str:
 @pytest.fixture(scope="session")
 def broker_url() -> str:
     return required_env("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> dict[str, str]:
+    """The S3 server the storage tests talk to, as settings: fail, never skip, without it."""
+    names = ("TEST_S3_ENDPOINT_URL", "TEST_S3_ACCESS_KEY_ID", "TEST_S3_SECRET_ACCESS_KEY")
+    if not all(os.environ.get(name) for name in names):
+        pytest.fail(
+            f"{', '.join(names[:2])} and {names[2]} must all be set: these tests need a running S3 server, e.g. "
+            "TEST_S3_ENDPOINT_URL=http://127.0.0.1:9000 TEST_S3_ACCESS_KEY_ID=minioadmin "
+            "TEST_S3_SECRET_ACCESS_KEY=minioadmin (the project's Makefile sets them from S3_*)",
+            pytrace=False,
+        )
+    return {
+        "s3_endpoint_url": os.environ["TEST_S3_ENDPOINT_URL"],
+        "s3_access_key_id": os.environ["TEST_S3_ACCESS_KEY_ID"],
+        "s3_secret_access_key": os.environ["TEST_S3_SECRET_ACCESS_KEY"],
+    }
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_server) -> Iterator[dict[str, str]]:
+    """The settings of a fresh bucket of its own on the S3 server, emptied and deleted afterwards."""
+    # imported here: boto3 is installed only where the backend is wired to object storage
+    from app.storage import Storage
+
+    settings = s3_server | {"s3_bucket": f"test-{uuid.uuid4().hex}"}
+    s3 = Storage(Settings(**settings)).configured_client()
+    s3.create_bucket(Bucket=settings["s3_bucket"])
+    try:
+        yield settings
+    finally:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings["s3_bucket"]):
+            for found in page.get("Contents", []):
+                s3.delete_object(Bucket=settings["s3_bucket"], Key=found["Key"])
+        s3.delete_bucket(Bucket=settings["s3_bucket"])

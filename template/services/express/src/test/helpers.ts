@@ -16,6 +16,8 @@ export const redisUrl = () => requiredEnv("TEST_REDIS_URL", "redis://127.0.0.1:6
 export const memcachedServers = () => requiredEnv("TEST_MEMCACHED_SERVERS", "127.0.0.1:11211");
 
 export interface Client {
+  /** The server's URL, for requests request() cannot make (a body other than JSON). */
+  base: string;
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<globalThis.Response>;
   close(): Promise<void>;
 }
@@ -27,6 +29,7 @@ export async function client(settings: Partial<Settings> = {}): Promise<Client> 
   await new Promise<void>((resolve) => server.once("listening", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
+    base,
     request: (method, path, body, headers = {}) =>
       fetch(base + path, {
         method,
