@@ -304,6 +304,24 @@ def test_backend_tasks_run_in_a_worker_through_each_broker(backend: str, worker:
     assert result.returncode != 0 and "TEST_BROKER_URL" in result.stdout + result.stderr
 
 
+def check_backend_wired_to_one_provider(backend: str, provider: str, capability: str, servers: dict[str, str],
+                                       folder: Path) -> Path:
+    """Generates `backend` with `provider` alone, wired for `capability`; its `make test` passes against `servers`
+    with the cases of that capability run, and its linter is clean. The project, for more checks."""
+    names = with_requirements([backend, provider])
+    project = copy_project(folder, answers_for(names, project_name="Alone"))
+    wired = {edge.capability for edge in Stack(CATALOG, answers_for(names)).wiring(backend)}
+    assert wired == {capability}
+    result = make(project, "test", folder=f"services/{backend}", servers=servers)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    check_backend_tests(project / "services" / backend, CATALOG.components[backend], wired, output)
+    if linter := LINTERS.get(CATALOG.components[backend].ci.get("toolchain", "")):
+        result = subprocess.run(linter, cwd=project / "services" / backend, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return project
+
+
 MAILERS = [c.name for c in BACKENDS if "smtp" in c.uses]
 
 
@@ -311,17 +329,7 @@ MAILERS = [c.name for c in BACKENDS if "smtp" in c.uses]
 def test_backend_sends_mail_through_an_smtp_server(backend: str, mail_server: str, tmp_path: Path) -> None:
     """The backend wired to a mail server (and nothing else) sends a mail through its API to a real SMTP server
     its tests start in process, and refuses what could forge a header; its linter is clean."""
-    names = with_requirements([backend, mail_server])
-    project = copy_project(tmp_path / "p", answers_for(names, project_name="Mail"))
-    wired = {edge.capability for edge in Stack(CATALOG, answers_for(names)).wiring(backend)}
-    assert wired == {"smtp"}
-    result = make(project, "test", folder=f"services/{backend}", servers={})
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    check_backend_tests(project / "services" / backend, CATALOG.components[backend], wired, output)
-    if linter := LINTERS.get(CATALOG.components[backend].ci.get("toolchain", "")):
-        result = subprocess.run(linter, cwd=project / "services" / backend, capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout + result.stderr
+    check_backend_wired_to_one_provider(backend, mail_server, "smtp", {}, tmp_path / "p")
 
 
 @pytest.mark.parametrize("capabilities", [(), ("cache",), ("sql-database",)], ids=["nothing", "cache", "database"])
@@ -426,17 +434,6 @@ def test_backend_stores_files_in_object_storage(backend: str, storage: str, loca
     """The backend wired to object storage (and nothing else) uploads a file through its API to a real S3 server
     and reads it back, and reports the storage in its health; without the server's variables its tests fail
     naming them; its linter is clean."""
-    names = with_requirements([backend, storage])
-    project = copy_project(tmp_path / "p", answers_for(names, project_name="Files"))
-    wired = {edge.capability for edge in Stack(CATALOG, answers_for(names)).wiring(backend)}
-    assert wired == {"object-storage"}
-    result = make(project, "test", folder=f"services/{backend}", servers=local_s3)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    check_backend_tests(project / "services" / backend, CATALOG.components[backend], wired, output)
-    if linter := LINTERS.get(CATALOG.components[backend].ci.get("toolchain", "")):
-        result = subprocess.run(linter, cwd=project / "services" / backend, capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout + result.stderr
-
+    project = check_backend_wired_to_one_provider(backend, storage, "object-storage", local_s3, tmp_path / "p")
     result = make(project, "test", folder=f"services/{backend}", servers={})
     assert result.returncode != 0 and "TEST_S3_ENDPOINT_URL" in result.stdout + result.stderr
