@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from engine.engine import Engine, EngineError, open_engine
-from engine.run_stack import Report, StackRun, contains, http, pinned_images, run_stack, stand_ins
+from engine.run_stack import Report, StackRun, contains, http, pinned_images, port_free, run_stack, stand_ins
 from engine.standins import STANDIN_FILE, STANDINS, all_standins, missing_standins, standin_folder
 from projects import (
     CATALOG, DEFAULTS, answers_for, commit_all, copier, copy_project, git, is_valid, new_template_repo, release,
@@ -115,6 +116,23 @@ def _cover_more(names: list[str], edge: Edge, covered: set[tuple[str, str, str]]
 COVER = cover_stacks()
 
 
+def on_free_ports(answers: dict[str, Any]) -> dict[str, Any]:
+    """`answers`, with a host_port_offset under which every host port of the stack is free on this machine: its
+    own first, then 10000, 20000, ... A developer's nginx on port 80, or another run's stack, is no fault of the
+    template; a run that needs moving says so on stderr."""
+    own = int(answers.get("host_port_offset") or 0)
+    for offset in [own, *(o for o in range(10000, 50001, 10000) if o != own)]:
+        moved = {**answers, "host_port_offset": offset}
+        stack = Stack(CATALOG, moved)
+        if all(port_free(address or "0.0.0.0", host)
+               for c in stack.components for _, host, address in stack.published(c.name)):
+            if offset != own:
+                print(f"{answers.get('project_name')}: host ports in use here, run with host_port_offset={offset}",
+                      file=sys.stderr)
+            return moved
+    raise AssertionError(f"{answers.get('project_name')}: no host_port_offset up to 50000 leaves its ports free")
+
+
 # --- stand-ins: from the catalog, no engine needed -----------------------------------------------------------------
 
 def test_every_pinned_image_has_a_standin_and_every_standin_a_pinned_image() -> None:
@@ -184,7 +202,7 @@ def assert_passed(report: Report, run: StackRun | None = None) -> None:
 @pytest.mark.parametrize("name", list(COVER))
 def test_stack_runs_its_round_trips_and_survives_a_restart(name: str, engine: Engine, tmp_path: Path,
                                                            record_property: Callable[[str, Any], None]) -> None:
-    report = run_stack(engine, COVER[name], tmp_path, Report())
+    report = run_stack(engine, on_free_ports(COVER[name]), tmp_path, Report())
     assert_passed(report)
     stack = Stack(CATALOG, COVER[name])
     checked = {row.service for row in report.rows if row.check.startswith("after down + up: ")}
@@ -218,8 +236,10 @@ def test_running_project_keeps_its_data_through_updates(engine: Engine, template
     """copier update adds the cache to a running project, then removes the database and adds it back: each time
     `up` brings the stack back, and the item written first is still read, through the password .env kept."""
     project = tmp_path / "shop"
+    offset = on_free_ports({"project_name": "Engine Lifecycle", **DEFAULTS, "backend": "fastapi", "database": "postgres",
+                            "cache": "redis", "frontend": "none", "proxy": "none"})["host_port_offset"]
     answers = ["project_name=Engine Lifecycle", "backend=fastapi", "database=postgres", "cache=none", "frontend=none",
-               "proxy=none"]
+               "proxy=none", f"host_port_offset={offset}"]
     copier("copy", "--trust", "--defaults", "--vcs-ref=99.0.0", *(arg for a in answers for arg in ("-d", a)),
            template_release, str(project))
     git(project, "init", "-q", "-b", "main")
@@ -257,7 +277,7 @@ def test_running_project_keeps_its_data_through_updates(engine: Engine, template
 
 @pytest.fixture(scope="module")
 def running_defaults(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRun]:
-    answers = {**COVER["defaults"], "project_name": "Engine Faults"}
+    answers = on_free_ports({**COVER["defaults"], "project_name": "Engine Faults"})
     project = copy_project(tmp_path_factory.mktemp("faults") / "faults", answers)
     report = Report()
     run = StackRun(engine, project, report)
@@ -340,7 +360,7 @@ def test_killed_main_process_is_restarted_healthy(service: str, running_defaults
 
 def test_a_stack_that_does_not_become_healthy_is_reported_with_ps_and_logs(engine: Engine, tmp_path: Path) -> None:
     names = with_requirements(["react"])
-    project = copy_project(tmp_path / "broken", answers_for(names, project_name="Engine Broken"))
+    project = copy_project(tmp_path / "broken", on_free_ports(answers_for(names, project_name="Engine Broken")))
     compose = project / "compose.yaml"
     compose.write_text(compose.read_text().replace("http://127.0.0.1:8080/healthz", "http://127.0.0.1:9/healthz"))
     report = Report()

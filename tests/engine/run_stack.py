@@ -170,7 +170,7 @@ class StackRun:
                 else:
                     raise StepFailed(f"containers of a compose project named {self.name} exist in this engine: "
                                      "choose another project_slug in the answers, or remove them yourself")
-            busy = [f"{address}:{port}" for address, port in self.published_ports() if not _port_free(address, port)]
+            busy = [f"{address}:{port}" for address, port in self.published_ports() if not port_free(address, port)]
             if busy:
                 raise StepFailed(f"in use on this machine: {', '.join(busy)}; set host_port_offset in the answers "
                                  "(e.g. 20000) to move every host port")
@@ -403,7 +403,7 @@ def _upload(method: str, url: str, body: bytes, timeout: float, headers: dict[st
         connection.close()
 
 
-def _port_free(address: str, port: int) -> bool:
+def port_free(address: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
