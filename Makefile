@@ -35,9 +35,10 @@ prerequisites:
 	@tests/prerequisites.sh
 
 # Each test module runs in one worker (--dist loadscope): the engine tests, which share one engine and the
-# host's ports, run first in one while the other runs the rest.
+# host's ports, run first in one while the other runs the rest. xdist would otherwise hand out the modules
+# with the most tests first, leaving the engine, the longest, for last.
 test: $(VENV)/installed $(VENV)/bin/helm $(VENV)/bin/checkov prerequisites
-	PATH="$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadscope
+	PATH="$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 # Generates the stack of an answers file and runs it in a container engine (see README.md, "Running a stack").
 run-stack: $(VENV)/installed prerequisites

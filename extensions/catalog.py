@@ -35,10 +35,12 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*:(?!latest$)[A-Za-z0-9_.-]*[0
 COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
     "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from", "tls",
-    "volatile", "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes",
+    "volatile", "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes", "backup",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word"}
+BACKUP_KEYS = {"file", "dump", "check", "restore", "stopped"}
+BACKUP_FILE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9]+$")
 
 # The runtime posture of every service, unless its component.yml says otherwise under `runtime:`. Every
 # service also gets no-new-privileges, cap_drop ALL and rotated json-file logs (see Stack.runtime_yaml).
@@ -180,6 +182,7 @@ class Component:
     tests: dict[str, Any] = field(default_factory=dict)  # report, round_trips, built_page or built_server
     name_is_a_word: bool = False  # an English word ("express"): only its keywords, whole phrases, choose it
     kubernetes: dict[str, Any] = field(default_factory=dict)  # env: what only the Helm chart sets, each with a why
+    backup: dict[str, Any] = field(default_factory=dict)  # how make backup and make restore save and bring back its data
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -365,7 +368,34 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         tests=_tests(path, spec.get("tests") or {}),
         name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
         kubernetes=_kubernetes(path, spec.get("kubernetes") or {}),
+        backup=_backup(path, spec.get("backup"), datastore=bool(spec.get("datastore")) and "volatile" not in spec),
     )
+
+
+def _backup(path: Path, spec: Any, datastore: bool) -> dict[str, Any]:
+    """backup: how `make backup` and `make restore` (.stacks/backup.sh) save and bring back the service's data, each
+    command a line of sh run in the service's container with its environment: dump writes the backup to stdout,
+    check reads one on stdin and fails when it is damaged, restore reads one on stdin and puts its data back. file
+    names it in backups/<time>/. stopped: true when restoring needs the server down: restore then runs in a
+    one-off container of the service, on its volumes, in the image's working directory."""
+    example = ("e.g. backup: {file: postgres.dump, dump: pg_dump --format=custom ..., check: pg_restore --list >/dev/null, "
+               "restore: pg_restore --clean ...}")
+    if spec is None:
+        if datastore:
+            raise CatalogError(f"{path}: a datastore says how make backup saves its data and make restore brings it "
+                               f"back ({example}), or is volatile (it keeps nothing across a restart)")
+        return {}
+    if not isinstance(spec, dict) or set(spec) - BACKUP_KEYS or BACKUP_KEYS - {"stopped"} - set(spec):
+        raise CatalogError(f"{path}: backup holds file, dump, check and restore, and stopped: true where the restore "
+                           f"needs the server down ({example})")
+    if not (isinstance(spec["file"], str) and BACKUP_FILE.match(spec["file"])):
+        raise CatalogError(f"{path}: backup.file is the backup's file name with a suffix saying its format, e.g. "
+                           "postgres.dump")
+    for key in ("dump", "check", "restore"):
+        if not (isinstance(spec[key], str) and spec[key].strip()):
+            raise CatalogError(f"{path}: backup.{key} is a shell command run in the service's container ({example})")
+    return {"file": spec["file"], "dump": spec["dump"].strip(), "check": spec["check"].strip(),
+            "restore": spec["restore"].strip(), "stopped": _flag(path, "backup.stopped", spec.get("stopped", False))}
 
 
 def _volatile(path: Path, value: Any) -> str | None:

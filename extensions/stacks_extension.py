@@ -312,6 +312,7 @@ class StacksExtension(ContextHook):
             toml_str=toml_str,
             py_str=py_str,
             make_sh=make_sh,
+            sh_quote=shlex.quote,
         )
         @pass_context
         def kubernetes(context: Any) -> dict[str, Any]:

@@ -118,6 +118,13 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"provides": {"sql-database": {"check": [{"request": "GET /"}]}}}, "check sends requests, so one of its ports"),
         ({"uses": ["cache"], "round_trips": [{"name": "x", "when": "cache", "read": [{"check": "cache"}]}]},
          "declares no provides.cache.check steps"),
+        ({"backup": None}, "a datastore says how make backup saves its data"),
+        ({"backup": {"file": "x.dump", "dump": "pg_dump", "restore": "pg_restore"}}, "backup holds file, dump, check"),
+        ({"backup": {"file": "x.dump", "dump": "d", "check": "c", "restore": "r", "keep": 3}}, "backup holds file"),
+        ({"backup": {"file": "../x", "dump": "d", "check": "c", "restore": "r"}}, "backup.file is the backup's file name"),
+        ({"backup": {"file": "x.dump", "dump": "", "check": "c", "restore": "r"}}, "backup.dump is a shell command"),
+        ({"backup": {"file": "x.dump", "dump": "d", "check": "c", "restore": "r", "stopped": "yes"}},
+         "backup.stopped is true or false"),
     ],
 )
 def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:
@@ -136,6 +143,7 @@ def test_catalog_loads_a_new_folder_without_engine_changes(tmp_path: Path) -> No
     (services / "keydb" / "component.yml").write_text(
         "label: KeyDB\ncategory: cache\nsummary: memory cache\nkeywords: [keydb]\n"
         "image: eqalpha/keydb:6.3.4\ndatastore: true\nprovides:\n  cache: {}\nruntime:\n  user: \"999:999\"\n"
+        "backup: {file: keydb.rdb, dump: keydb-cli --rdb -, check: head -c 5 | grep -q REDIS, restore: cat > dump.rdb}\n"
     )
     catalog = load_catalog(services)
     assert [c.name for c in catalog.in_category("cache")] == ["keydb", "memcached", "redis", "valkey"]

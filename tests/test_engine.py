@@ -273,6 +273,66 @@ def test_running_project_keeps_its_data_through_updates(engine: Engine, template
         run.down()
 
 
+# --- backups -------------------------------------------------------------------------------------------------------
+
+def backup_stacks() -> dict[str, list[str]]:
+    """Few stacks that between them hold every component with a backup (component.yml, `backup`): each joins the
+    first stack it can, with what it requires."""
+    def fits(names: list[str]) -> bool:  # one choice per category that takes one
+        single = [CATALOG.components[n].category for n in names
+                  if not CATALOG.categories[CATALOG.components[n].category].multiselect]
+        return len(single) == len(set(single)) and is_valid(names)
+
+    stacks: list[list[str]] = []
+    for component in (c for c in CATALOG.components.values() if c.backup):
+        index = next((i for i, names in enumerate(stacks) if fits(with_requirements([*names, component.name]))), None)
+        if index is None:
+            stacks.append(with_requirements([component.name]))
+        else:
+            stacks[index] = with_requirements([*stacks[index], component.name])
+    return {"-".join(n for n in names if CATALOG.components[n].backup): names for names in stacks}
+
+
+BACKUP_STACKS = backup_stacks()
+
+
+def make(run: StackRun, *arguments: str) -> subprocess.CompletedProcess:
+    """make in the project, with docker compose and the environment of the harness's engine."""
+    return subprocess.run(["make", "--no-print-directory", *arguments, f"COMPOSE={run.engine.compose[0]}",
+                           f"STACK_PYTHON={sys.executable}"], cwd=run.project, env=run.engine.environment(),
+                          capture_output=True, text=True, timeout=900, check=False)
+
+
+@pytest.mark.parametrize("name", list(BACKUP_STACKS))
+def test_make_restore_brings_back_what_make_backup_saved_after_the_volumes_are_gone(
+        name: str, engine: Engine, tmp_path: Path) -> None:
+    """Round trips write, make backup, down --volumes (every datastore empty), up, make restore: every read finds
+    what was written before the backup, through the passwords .env kept."""
+    answers = on_free_ports(answers_for(BACKUP_STACKS[name], project_name=f"Engine Backup {name}"))
+    project = copy_project(tmp_path / "project", answers)
+    report = Report()
+    run = StackRun(engine, project, report)
+    try:
+        assert run.prepare() and run.up() and run.round_trips(), report.table() + run.diagnostics()
+        saved = make(run, "backup")
+        assert saved.returncode == 0, saved.stdout + saved.stderr
+        [folder] = (project / "backups").iterdir()
+        files = {c.backup["file"] for c in run.stack.components if c.backup}
+        assert {p.name for p in folder.iterdir()} == files | {"SHA256SUMS"}, saved.stderr
+
+        run.compose("down", "--volumes", "--timeout", "20")
+        assert run.up(build=False), report.table() + run.diagnostics()
+        restored = make(run, "restore")
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        assert f"restored {' '.join(c.name for c in run.stack.components if c.backup)} from backups/{folder.name}" \
+            in restored.stderr, restored.stderr
+        assert run.healthy() and run.round_trips(("read",), label="after make restore: "), \
+            report.table() + run.diagnostics()
+        assert_passed(report, run)
+    finally:
+        run.down()
+
+
 # --- faults -------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
