@@ -210,6 +210,8 @@ def test_a_component_joining_the_catalog_must_leave_not_in_catalog(tmp_path: Pat
     (services / "mysql").mkdir()
     (services / "mysql" / "component.yml").write_text(yaml.safe_dump(
         {"label": "MySQL", "category": "database", "summary": "relational database", "keywords": ["mysql"],
-         "image": "mysql:8.4.3", "datastore": True, "provides": {"sql-database": {}}, "runtime": {"user": "999:999"}}))
+         "image": "mysql:8.4.3", "datastore": True, "provides": {"sql-database": {}}, "runtime": {"user": "999:999"},
+         "backup": {"file": "mysql.sql", "dump": "mysqldump --databases app", "check": "tail -n 1 | grep -q Dump",
+                    "restore": "mysql"}}))
     with pytest.raises(CatalogError, match="already names mysql: a component for it has joined the catalog"):
         load_catalog(services)
