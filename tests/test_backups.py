@@ -159,7 +159,7 @@ def test_data_destroyed_after_a_backup_is_back_after_restore(name: str, tmp_path
         restored = script("restore")
         assert restored.returncode == 0, restored.stderr
         assert f"restored {name} from {folder}" in restored.stderr
-        assert "kept-by-the-backup" in _read(trip, service)
+        assert "kept-by-the-backup" in (answer := _read(trip, service)), answer
         assert len(backups(tmp_path)) == 2, "restore saved the data as it was first"
 
         # a damaged file is refused before anything is touched
@@ -168,7 +168,7 @@ def test_data_destroyed_after_a_backup_is_back_after_restore(name: str, tmp_path
         damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")
         refused = script("restore", str(folder))
         assert refused.returncode != 0 and f"{folder} is damaged" in refused.stderr, refused.stderr
-        assert "written-after" in _read(trip, service)
+        assert "written-after" in (answer := _read(trip, service)), answer
 
         time.sleep(1)  # a new second: backups are named by it
         pruned = script("backup", keep=1)
