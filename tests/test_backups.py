@@ -175,6 +175,14 @@ def test_data_destroyed_after_a_backup_is_back_after_restore(name: str, tmp_path
         assert pruned.returncode == 0, pruned.stderr
         assert len(backups(tmp_path)) == 1 and "BACKUP_KEEP=1 keeps the newest 1" in pruned.stderr
 
+        # the backup restored is never the one its safety backup prunes, however its folder is named
+        [kept] = backups(tmp_path)
+        time.sleep(1)
+        given = f"{kept.parent}/./{kept.name}"
+        again = script("restore", f"{given}/", keep=1)
+        assert again.returncode == 0, again.stderr
+        assert kept in backups(tmp_path) and f"restored {name} from {given}\n" in again.stderr, again.stderr
+
 
 def _read(trip: dict, service: NativeService) -> str:
     try:
