@@ -36,9 +36,10 @@ COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
     "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from", "tls",
     "volatile", "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes", "backup",
+    "scrapes",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
-CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word"}
+CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word", "automatic"}
 BACKUP_KEYS = {"file", "dump", "check", "restore", "stopped"}
 BACKUP_FILE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9]+$")
 
@@ -84,7 +85,9 @@ ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
 # body_size: a body of that many bytes instead of json (an upload limit's 413); body: a text sent as the raw body
 # instead of json (a file uploaded, Content-Type from headers, else application/octet-stream). A step may instead be
 # {check: <capability>}: the steps the provider of the round trip's `when` declares under provides.<it>.check, run
-# at that provider with this trip's values (the mail a backend sent is in Mailpit's inbox).
+# at that provider with this trip's values (the mail a backend sent is in Mailpit's inbox). A scraper's step may be
+# {targets_up: <path>}: its targets API (Prometheus's /api/v1/targets, asked inside its container on its http port)
+# lists every scrape target the stack gives it as up, within a minute.
 STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout", "headers",
              "expect_headers", "repeat", "body_size", "body"}
 REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
@@ -105,6 +108,7 @@ class Port:
     help: str
     http: str | None = None  # the path that answers 200 when the service on this port works (make smoke)
     link: str = "/"          # the page a person opens, which the project's README links to
+    local_only: str | None = None  # why it is published on 127.0.0.1 only (a UI without a login)
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,9 @@ class Category:
     default: str
     keywords: tuple[str, ...]
     name_is_a_word: bool = False  # a word of other meanings ("worker", "broker"): only its keywords ask for it
+    # never asked: a component of it joins the stack by itself where the stack has what it requires and a component
+    # that wants what it provides (a database's metrics exporter, where Prometheus scrapes metrics)
+    automatic: bool = False
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -172,6 +179,7 @@ class Component:
     needs: tuple[tuple[str, ...], ...] = ()
     uses: tuple[str, ...] = ()
     routes: tuple[str, ...] = ()
+    scrapes: tuple[str, ...] = ()  # reads these from every provider in the stack, found per scrape (Prometheus)
     tls: str | None = None  # "acme": with a domain answer, it obtains certificates and serves HTTPS itself
     volatile: str | None = None  # why what is written to it does not survive a restart (a memory-only cache)
     runtime: Runtime = field(default_factory=lambda: _runtime(Path(COMPONENT_FILE), {}))
@@ -202,7 +210,7 @@ class Component:
     @property
     def wants(self) -> tuple[str, ...]:
         """Every capability this component is wired to when the stack has a provider of it."""
-        wanted = [cap for group in self.requires for cap in group] + list(self.uses) + list(self.routes)
+        wanted = [cap for group in self.requires for cap in group] + [*self.uses, *self.routes, *self.scrapes]
         return tuple(dict.fromkeys(wanted))
 
 
@@ -211,6 +219,15 @@ class Catalog:
     categories: dict[str, Category]
     components: dict[str, Component]  # in questionnaire order: by category, then by name
     absent: dict[str, Absent] = field(default_factory=dict)  # not-in-catalog.yml
+
+    @property
+    def questions(self) -> dict[str, Category]:
+        """The categories the questionnaire asks, in order: all but the automatic ones."""
+        return {name: c for name, c in self.categories.items() if not c.automatic}
+
+    def automatic(self) -> list[Component]:
+        """The components that join a stack by themselves (see Category.automatic)."""
+        return [c for c in self.components.values() if self.categories[c.category].automatic]
 
     def in_category(self, category: str) -> list[Component]:
         return [c for c in self.components.values() if c.category == category]
@@ -317,6 +334,7 @@ def _load_categories(data: dict[str, Any], path: Path) -> dict[str, Category]:
             default=str(spec.get("default", NONE)),
             keywords=_words(path, "keywords", spec.get("keywords", [])),
             name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
+            automatic=_flag(path, "automatic", spec.get("automatic", False)),
         )
     return categories
 
@@ -358,6 +376,7 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         needs=tuple(tuple(g) if isinstance(g, list) else (g,) for g in spec.get("needs") or []),
         uses=tuple(spec.get("uses") or []),
         routes=tuple(spec.get("routes") or []),
+        scrapes=tuple(spec.get("scrapes") or []),
         tls=_tls(path, spec.get("tls")),
         volatile=_volatile(path, spec.get("volatile")),
         runtime=runtime,
@@ -435,6 +454,11 @@ def _round_trip(path: Path, spec: Any) -> dict[str, Any]:
 
 def _step(path: Path, name: str, step: Any) -> None:
     where = f"{path}: round trip '{name}'"
+    if isinstance(step, dict) and "targets_up" in step:  # a scraper: every target the stack gives it is up
+        if set(step) != {"targets_up"} or not re.match(r"^/\S*$", str(step["targets_up"])):
+            raise CatalogError(f"{where}: a targets_up step is only targets_up: <the path of the scraper's targets API "
+                               "on its http port>, e.g. {targets_up: /api/v1/targets}")
+        return
     if isinstance(step, dict) and "check" in step:
         if set(step) != {"check"} or not isinstance(step["check"], str):
             raise CatalogError(f"{where}: a check step is only check: <capability> (the steps its provider declares "
@@ -556,9 +580,13 @@ def _port(path: Path, spec: Any) -> Port:
     try:
         host = spec["host"] if isinstance(spec["host"], list) else [spec["host"]]
         port = Port(env=spec["env"], container=int(spec["container"]), host=tuple(int(h) for h in host),
-                    help=str(spec["help"]), http=spec.get("http"), link=str(spec.get("link", "/")))
+                    help=str(spec["help"]), http=spec.get("http"), link=str(spec.get("link", "/")),
+                    local_only=spec.get("local_only"))
     except (KeyError, TypeError, ValueError):
         raise CatalogError(f"{path}: each port needs env, container, host (preferred host ports) and help") from None
+    if port.local_only is not None and not _one_line(port.local_only):
+        raise CatalogError(f"{path}: port {port.env}: local_only is one line saying why the port is published on "
+                           "127.0.0.1 only, e.g. \"its web UI has no login\"")
     if not re.match(r"^/\S*$", port.link):
         raise CatalogError(f"{path}: port {port.env}: link is the path of the page a person opens, e.g. /docs")
     if port.http is not None and not (isinstance(port.http, str) and re.match(r"^/\S*$", port.http)):
@@ -584,7 +612,13 @@ def _variable(path: Path, name: str, spec: Any) -> Variable:
 
 
 def _kubernetes(path: Path, spec: Any) -> dict[str, Any]:
-    """What the Helm chart sets that compose does not: `env`, each variable a mapping of its value and why."""
+    """What the Helm chart sets that compose does not: `env`, each variable a mapping of its value and why; or
+    `omit`: why the chart leaves the component out (a cluster brings its own)."""
+    if isinstance(spec, dict) and "omit" in spec:
+        if set(spec) != {"omit"} or not _one_line(spec["omit"]):
+            raise CatalogError(f"{path}: kubernetes.omit is one line saying why the chart leaves the component out "
+                               "(and what a cluster uses instead), with no other kubernetes key")
+        return {"env": {}, "omit": str(spec["omit"])}
     env = spec.get("env") if isinstance(spec, dict) else None
     if not isinstance(spec, dict) or set(spec) - {"env"} or not isinstance(env or {}, dict) or not all(
             VARIABLE_NAME.match(str(k)) and isinstance(v, dict) and set(v) == {"value", "why"}
@@ -648,6 +682,24 @@ def _runtime(path: Path, spec: Any) -> Runtime:
     )
 
 
+def _check_alerts(path: Path, name: str, capability: str, alerts: Any, catalog: Catalog) -> None:
+    """provides.<capability>.alerts: a file of Prometheus alert rules in the component's folder, with its promtool
+    unit test beside it, both generated only where a component of the stack scrapes this one."""
+    scrapers = [c.label for c in catalog.components.values() if capability in c.scrapes]
+    if not scrapers:
+        raise CatalogError(f"{path}: provides.{capability}.alerts: no component scrapes {capability}, so nothing "
+                           "would load these alert rules; remove alerts or fix the capability")
+    if not (isinstance(alerts, str) and BACKUP_FILE.match(alerts) and alerts.endswith(".yml")):
+        raise CatalogError(f"{path}: provides.{capability}.alerts names the file of its alert rules, e.g. alerts.yml")
+    test = alerts.removesuffix(".yml") + ".test.yml"
+    for file in (alerts, test):
+        expected = f"{{% if stack.scraped('{name}') %}}{file}{{% endif %}}"
+        if not (path.parent / expected).is_file():
+            raise CatalogError(f"{path}: provides.{capability}.alerts: add the file '{expected}' to {path.parent} "
+                               f"(its alert rules, and their promtool unit test in {test}), generated only where "
+                               f"{' or '.join(scrapers)} scrapes {capability}")
+
+
 def _check_catalog(catalog: Catalog, directory: Path) -> None:
     owners: dict[str, str] = {}
     for component in catalog.components.values():
@@ -675,6 +727,19 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 stray = set(VARIABLE_REFERENCE.findall(str(value))) - own
                 if stray:
                     raise CatalogError(f"{path}: provides.{capability}.env.{key} refers to {sorted(stray)}; declare them under env")
+        for capability in component.scrapes:
+            for provider in catalog.providers(capability):
+                data = provider.provides[capability]
+                if not (isinstance(data.get("port"), int) and re.match(r"^/\S*$", str(data.get("path", "")))):
+                    raise CatalogError(f"{directory / provider.name / COMPONENT_FILE}: provides.{capability} needs the "
+                                       f"port and path {component.label} reads it from, e.g. {{port: 9464, path: /metrics}}")
+        for capability, data in component.provides.items():
+            if "alerts" in data:
+                _check_alerts(path, component.name, capability, data["alerts"], catalog)
+        if catalog.categories[component.category].automatic and not (component.requires and component.provides):
+            raise CatalogError(f"{path}: a component of the automatic category {component.category} joins a stack "
+                               "by itself: it requires what it attaches to (e.g. requires: [[postgresql-protocol]]) "
+                               "and provides what a component of the stack wants (e.g. metrics)")
         if component.build_from and (component.build_image or (component.build_from,) not in component.requires):
             raise CatalogError(f"{path}: build_from names a capability the component requires alone (requires: "
                                f"[[{component.build_from}]]), whose provider's folder builds its image; it has no "
@@ -714,5 +779,8 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                                    f"a component for it has joined the catalog, so delete the entry of '{entry.name}'")
     for category in catalog.categories.values():
         names = [c.name for c in catalog.in_category(category.name)]
+        if category.automatic and (category.default != NONE or category.keywords):
+            raise CatalogError(f"{directory / CATEGORIES_FILE}: {category.name} is automatic (never asked): it has no "
+                               "default and no keywords")
         if category.default not in (*names, NONE):
             raise CatalogError(f"{directory / CATEGORIES_FILE}: default '{category.default}' of {category.name} is not a component of it ({names})")

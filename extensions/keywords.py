@@ -36,8 +36,9 @@ def _pattern(phrase: str) -> str:
 @lru_cache(maxsize=64)
 def _matcher(catalog: Catalog) -> list[tuple[str, str, str, str | None, str | None]]:
     """(a word the phrase starts with, its pattern, category, component, absent technology) per keyword."""
-    terms = [(kw, c.category, c.name, None) for c in catalog.components.values() for kw in c.phrases]
-    terms += [(kw, cat.name, None, None) for cat in catalog.categories.values() for kw in cat.phrases]
+    asked = [c for c in catalog.components.values() if c.category in catalog.questions]
+    terms = [(kw, c.category, c.name, None) for c in asked for kw in c.phrases]
+    terms += [(kw, cat.name, None, None) for cat in catalog.questions.values() for kw in cat.phrases]
     terms += [(kw, a.category, None, a.name) for a in catalog.absent.values() for kw in a.keywords]
     return [(re.split(r"[\s-]+", kw)[0], _pattern(kw), category, component, absent)
             for kw, category, component, absent in terms]
@@ -99,13 +100,13 @@ def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[st
                 if m.absent else m for m in mentions]
     wanted = [m for m in mentions if not m.negated and m.category not in refused_categories
               and m.component not in refused_components]
-    chosen: dict[str, list[str]] = {name: [] for name in catalog.categories}
+    chosen: dict[str, list[str]] = {name: [] for name in catalog.questions}
 
     def usable(component: str) -> bool:
         return component in catalog.components and component not in refused_components
 
     if not wanted:
-        for category in catalog.categories.values():
+        for category in catalog.questions.values():
             if category.name not in refused_categories and usable(category.default):
                 chosen[category.name] = [category.default]
     # A component named anywhere in the sentence wins over its category's generic word ("cached in Valkey").
@@ -128,7 +129,7 @@ def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[st
     return {
         name: sorted(chosen[name], key=order.__getitem__) if category.multiselect
         else (chosen[name][0] if chosen[name] else NONE)
-        for name, category in catalog.categories.items()
+        for name, category in catalog.questions.items()
     }
 
 
@@ -156,8 +157,8 @@ def _add_requirements(chosen: dict[str, list[str]], catalog: Catalog,
 
 
 def _default_provider(catalog, capability, chosen, refused_components, refused_categories):
-    providers = [p for p in catalog.providers(capability)
-                 if p.name not in refused_components and p.category not in refused_categories
+    providers = [p for p in catalog.providers(capability) if p.category in catalog.questions
+                 and p.name not in refused_components and p.category not in refused_categories
                  and (catalog.categories[p.category].multiselect or not chosen[p.category])]
     defaults = [p for p in providers if catalog.categories[p.category].default == p.name]
     return (defaults or providers or [None])[0]

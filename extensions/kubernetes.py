@@ -63,8 +63,9 @@ class KubernetesView(Stack):
 
     @cached_property
     def deployed(self) -> list[Component]:
-        """The components the chart runs: all but the reverse proxies, whose work the Ingress does."""
-        return [c for c in self.components if not c.routes]
+        """The components the chart runs: all but the reverse proxies, whose work the Ingress does, and those it
+        omits with their reason (kubernetes.omit: Prometheus, where a cluster runs its own)."""
+        return [c for c in self.components if not c.routes and not c.kubernetes.get("omit")]
 
     @cached_property
     def deployed_names(self) -> set[str]:
@@ -74,9 +75,10 @@ class KubernetesView(Stack):
     def ingress_routes(self) -> list[Route]:
         """Each path the Ingress serves, longest first, as a proxy of the stack would route it."""
         routes = []
+        routed = {cap for c in self.catalog.components.values() for cap in c.routes}  # never metrics
         for component in self.deployed:
             for capability, data in component.provides.items():
-                if data.get("path") and data.get("port"):
+                if capability in routed and data.get("path") and data.get("port"):
                     routes.append(Route(str(data["path"]), component.name, int(data["port"]), capability))
         return sorted(routes, key=lambda r: (-len(r.path), r.path))
 

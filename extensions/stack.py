@@ -46,6 +46,16 @@ class Edge:
     capability: str
 
 
+def joining(catalog: Catalog, names: Any) -> set[str]:
+    """The components of automatic categories that join the components `names`: each one where they have all it
+    requires and one of them wants something it provides (a database's exporter, where Prometheus scrapes)."""
+    chosen = [catalog.components[n] for n in names if n in catalog.components]  # an unknown one is refused elsewhere
+    provided = {cap for c in chosen for cap in c.provides}
+    wanted = {cap for c in chosen for cap in c.wants}
+    return {c.name for c in catalog.automatic()
+            if all(provided & set(group) for group in c.requirements) and wanted & set(c.provides)}
+
+
 def chosen_names(answer: Any) -> list[str]:
     """A category answer as a list of component names: "none", "", None and [] all mean nothing."""
     if isinstance(answer, str):
@@ -63,7 +73,8 @@ def yaml_scalar(value: str) -> str:
 class Stack:
     def __init__(self, catalog: Catalog, answers: Mapping[str, Any]):
         self.catalog = catalog
-        names = {name for category in catalog.categories for name in chosen_names(answers.get(category))}
+        names = {name for category in catalog.questions for name in chosen_names(answers.get(category))}
+        names |= joining(catalog, names)
         self.components = [c for c in catalog.components.values() if c.name in names]
         self.names = [c.name for c in self.components]
         self.offset = _as_int(answers.get("host_port_offset"))
@@ -127,6 +138,23 @@ class Stack:
     def edges(self) -> list[Edge]:
         return [edge for c in self.components for edge in self.wiring(c.name)]
 
+    # --- metrics ----------------------------------------------------------------------------------------
+
+    def scrape_targets(self, name: str) -> list[Route]:
+        """What `name` scrapes (its `scrapes`): each provider in the stack, at the port and path it declares."""
+        return [Route(str(p.provides[cap]["path"]), p.name, int(p.provides[cap]["port"]), cap)
+                for cap in self.component(name).scrapes for p in self.providers(cap) if p.name != name]
+
+    def scraped(self, name: str) -> bool:
+        """Whether a component of the stack scrapes what `name` provides: its alert rules are generated then."""
+        return any(target.service == name for c in self.components for target in self.scrape_targets(c.name))
+
+    def alert_rules(self, name: str) -> list[tuple[str, str]]:
+        """(service, file in its folder) of the alert rules of everything `name` scrapes, and its own."""
+        scraped = [self.component(t.service) for t in self.scrape_targets(name)] + [self.component(name)]
+        return list(dict.fromkeys((c.name, str(data["alerts"])) for c in scraped for data in c.provides.values()
+                                  if "alerts" in data))
+
     # --- ports ------------------------------------------------------------------------------------------
 
     @cached_property
@@ -146,9 +174,12 @@ class Stack:
         return not self.routed_by(component.name)
 
     def consumers(self, name: str) -> list[str]:
-        """The services of the stack wired to `name`. A datastore nothing uses is published on 127.0.0.1 (a
-        database for local development), since no service of the stack could reach it otherwise."""
-        return [edge.consumer for edge in self.edges if edge.provider == name]
+        """The services of the stack that use `name`; one that only watches it (a scraper, a metrics exporter that
+        joined by itself) does not count. A datastore nothing uses is published on 127.0.0.1 (a database for local
+        development), since no service of the stack could reach it otherwise."""
+        return [edge.consumer for edge in self.edges if edge.provider == name
+                and edge.capability not in self.component(edge.consumer).scrapes
+                and self.component(edge.consumer).category in self.catalog.questions]
 
     def routed_by(self, name: str) -> list[Component]:
         """The proxies of the stack that route a capability `name` provides."""
@@ -160,8 +191,8 @@ class Stack:
         component = self.component(name)
         if not self.is_published(component):
             return []
-        address = "127.0.0.1" if component.datastore else ""
-        return [(port, self.ports[port.env], address) for port in component.ports]
+        return [(port, self.ports[port.env], "127.0.0.1" if component.datastore or port.local_only else "")
+                for port in component.ports]
 
     # --- variables --------------------------------------------------------------------------------------
 
@@ -194,11 +225,12 @@ class Stack:
 
     def depends_on(self, name: str) -> dict[str, str]:
         """Each service `name` waits for, with compose's condition: healthy for what it uses (the backend migrates
-        its database at start); started for what a proxy routes to, since it looks the address up per request."""
-        routed = self.component(name).routes
+        its database at start); started for what a proxy routes to or Prometheus scrapes, since they look the address up
+        per request."""
+        looked_up = {*self.component(name).routes, *self.component(name).scrapes}
         conditions: dict[str, str] = {}
         for edge in self.wiring(name):
-            condition = "service_started" if edge.capability in routed else "service_healthy"
+            condition = "service_started" if edge.capability in looked_up else "service_healthy"
             if conditions.get(edge.provider) != "service_healthy":
                 conditions[edge.provider] = condition
         return conditions
@@ -376,8 +408,8 @@ def _as_int(value: Any) -> int:
 def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem]:
     """Everything that makes these answers an unusable stack, each message naming the fix."""
     problems = []
-    order = list(catalog.categories)
-    for category in catalog.categories.values():
+    order = list(catalog.questions)
+    for category in catalog.questions.values():
         allowed = [c.name for c in catalog.in_category(category.name)]
         answer = answers.get(category.name)
         if category.multiselect and isinstance(answer, str) and answer not in ("", NONE):
@@ -390,14 +422,20 @@ def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem
                 problems.append(Problem(category.name, f"unknown {category.label} '{name}': choose one of {', '.join(allowed + [NONE])}"))
     stack = Stack(catalog, answers)
     if not stack.components and not problems:
-        last = list(catalog.categories.values())[-1]
-        examples = " or ".join(f"{c.name}={c.default}" for c in catalog.categories.values() if c.default != NONE)
+        last = list(catalog.questions.values())[-1]
+        examples = " or ".join(f"{c.name}={c.default}" for c in catalog.questions.values() if c.default != NONE)
         problems.append(Problem(last.name, f"the stack is empty: choose at least one component, e.g. {examples}"))
     for component in stack.components:
         for group in component.requirements:
             if any(stack.has_capability(cap) for cap in group):
                 continue
-            options = [p for cap in group for p in catalog.providers(cap)]
+            providers = [p for cap in group for p in catalog.providers(cap)]
+            # a provider that joins by itself (an exporter) comes with what it requires (its database)
+            options = [*(p for p in providers if p.category in catalog.questions),
+                       *(q for p in providers if p.category not in catalog.questions
+                         for needed in p.requires for cap in needed for q in catalog.providers(cap)
+                         if q.category in catalog.questions)]
+            options = sorted(dict.fromkeys(options), key=lambda p: order.index(p.category))
             asked_at = max([component.category, *(p.category for p in options)], key=order.index)
             needs = " or ".join(dict.fromkeys(f"a {catalog.categories[p.category].label}" for p in options))
             # one choice per category, its default where that provides it: the list stays short as the catalog grows
@@ -433,8 +471,8 @@ def dead_end(catalog: Catalog, answers: Mapping[str, Any], question: str) -> str
     """Why no answer to the category questions still unasked (None in `answers`) can complete a working stack
     after this answer to `question`; "" when some can. Asked in order, a choice that leads nowhere must be
     refused where it is made, or the last question would have no answer the menu allows."""
-    unasked = [c for c in catalog.categories if c != question and answers.get(c) is None]
-    names = [n for category in catalog.categories for n in chosen_names(answers.get(category))]
+    unasked = [c for c in catalog.questions if c != question and answers.get(c) is None]
+    names = [n for category in catalog.questions for n in chosen_names(answers.get(category))]
     if not unasked or _can_complete(catalog, names, frozenset(unasked)):
         return ""
     labels = [catalog.categories[c].label for c in unasked]
@@ -449,7 +487,7 @@ def dead_end(catalog: Catalog, answers: Mapping[str, Any], question: str) -> str
 
 def _can_complete(catalog: Catalog, names: list[str], unasked: frozenset[str]) -> bool:
     """Whether adding components of the unasked categories can meet every requirement of a non-empty stack."""
-    provided = {cap for n in names for cap in catalog.components[n].provides}
+    provided = {cap for n in [*names, *joining(catalog, names)] for cap in catalog.components[n].provides}
     unmet = [group for n in names for group in catalog.components[n].requirements if not provided & set(group)]
     if names and not unmet:
         return True

@@ -242,6 +242,16 @@ class StacksExtension(ContextHook):
             is refused too, or the last question would have no answer the menu allows; with --defaults every
             answer is known at once, and the problem is named where it lies.
             """
+            why = why_not(context, category, choice)
+            if why and isinstance(choice, str) and self.catalog.categories[category].multiselect:
+                # A checkbox menu whose every choice is disabled crashes the prompt (questionary): then each stays
+                # selectable, and the question's own validator refuses a selection with the same reason.
+                others = [c.name for c in self.catalog.in_category(category) if c.name != choice]
+                if all(why_not(context, category, other) for other in others):
+                    return ""
+            return why
+
+        def why_not(context: Any, category: str, choice: str | list[str]) -> str:
             answers = {**self._answers(context), category: choice}
             problems = problems_at(answers, category)
             if problems or _answers_all_given(context):
@@ -278,7 +288,7 @@ class StacksExtension(ContextHook):
                 notes.append(f"{' and '.join(a.label for a in own)} {'is' if len(own) == 1 else 'are'} not in the "
                              "catalog" + (f"; the closest is {closest.label}" if closest else ""))
             uncategorised = [a.label for a in absent if a.category == "none"]
-            if uncategorised and category == next(iter(self.catalog.categories)):
+            if uncategorised and category == next(iter(self.catalog.questions)):
                 notes.append(f"not in the catalog, nor anything like it: {', '.join(uncategorised)}")
             return f" ({'; '.join(notes)})" if notes else ""
 
@@ -338,7 +348,7 @@ class StacksExtension(ContextHook):
         _render_literals_as_themselves(environment)
 
     def _answers(self, context: Any) -> dict[str, Any]:
-        keys = [*self.catalog.categories, "host_port_offset", "publish_datastores", "domain"]
+        keys = [*self.catalog.questions, "host_port_offset", "publish_datastores", "domain"]
         return {key: context.get(key) for key in keys}
 
     def _stack(self, context: Any) -> Any:

@@ -78,8 +78,10 @@ def check_chart_matches_compose(project: Path) -> list[dict[str, Any]]:
     rendered = yaml.safe_dump_all(manifests)
     assert not [k for k in secrets if env[k] in rendered], "a secret of .env is in the rendered chart"
 
-    # the same services, but the reverse proxies: the Ingress routes in their place
-    routers = {name for name in model["services"] if CATALOG.components[name].routes}
+    # the same services, but the reverse proxies (the Ingress routes in their place) and what the chart omits with
+    # its reason (Prometheus: a cluster runs its own)
+    routers = {name for name in model["services"]
+               if CATALOG.components[name].routes or CATALOG.components[name].kubernetes.get("omit")}
     assert sorted(workloads) == sorted(set(model["services"]) - routers)
     assert sorted(services) == sorted(workloads)
     for name, workload in workloads.items():
@@ -177,8 +179,11 @@ def check_chart_matches_compose(project: Path) -> list[dict[str, Any]]:
 
 
 def routes_of(name: str) -> list[tuple[str, int]]:
-    """(path, port) of each capability `name` provides under a path: what a proxy, and the Ingress, routes."""
-    return [(str(d["path"]), int(d["port"])) for d in CATALOG.components[name].provides.values() if d.get("path")]
+    """(path, port) of each capability `name` provides under a path that a proxy, and so the Ingress, routes (not
+    its metrics: no proxy routes them)."""
+    routed = {cap for c in CATALOG.components.values() for cap in c.routes}
+    return [(str(d["path"]), int(d["port"])) for cap, d in CATALOG.components[name].provides.items()
+            if d.get("path") and cap in routed]
 
 
 def project_slug(project: Path) -> str:

@@ -26,7 +26,7 @@ from extensions.stack import stack_problems  # noqa: E402
 
 CATALOG = load_catalog()
 # What `copier copy --defaults` chooses: each category's default component, by category.
-DEFAULTS = {category.name: category.default for category in CATALOG.categories.values() if category.default != NONE}
+DEFAULTS = {category.name: category.default for category in CATALOG.questions.values() if category.default != NONE}
 
 
 def compose_binary() -> Path:
@@ -37,21 +37,29 @@ def compose_binary() -> Path:
 
 
 def answers_for(names: list[str], catalog: Catalog = CATALOG, **extra: Any) -> dict[str, Any]:
-    """Questionnaire answers choosing exactly `names`: every other category is none."""
+    """Questionnaire answers choosing exactly `names`: every other category is none. A component of an automatic
+    category has no question: it joins by itself where `names` give it what it requires and a reason to be there."""
     answers: dict[str, Any] = {}
-    for category in catalog.categories.values():
+    for category in catalog.questions.values():
         chosen = [n for n in names if catalog.components[n].category == category.name]
         answers[category.name] = chosen if category.multiselect else (chosen[0] if chosen else NONE)
     return {**answers, **extra}
 
 
 def with_requirements(names: list[str], catalog: Catalog = CATALOG) -> list[str]:
-    """`names` plus, for each requirement the stack cannot meet, the category default that provides it."""
+    """`names` plus, for each requirement the stack cannot meet, the category default that provides it; for a
+    component that joins by itself (an automatic category), also the first one that wants what it provides."""
     names = list(names)
+    for name in [n for n in names if catalog.components[n].category not in catalog.questions]:
+        provided = set(catalog.components[name].provides)
+        if not any(provided & set(catalog.components[n].wants) for n in names):
+            names.append(next(c.name for c in catalog.components.values()
+                              if c.category in catalog.questions and provided & set(c.wants)))
     while unmet := [group for c in names for group in catalog.components[c].requirements
                     if not any(cap in catalog.components[n].provides for n in names for cap in group)]:
         taken = {catalog.components[n].category for n in names}
-        providers = [p for cap in unmet[0] for p in catalog.providers(cap) if p.category not in taken]
+        providers = [p for cap in unmet[0] for p in catalog.providers(cap)
+                     if p.category not in taken and p.category in catalog.questions]
         defaults = [p for p in providers if catalog.categories[p.category].default == p.name]
         if not providers:
             return names  # none can be added: the stack stays invalid, as is_valid says
@@ -66,7 +74,7 @@ def is_valid(names: list[str], catalog: Catalog = CATALOG) -> bool:
 def pairwise_stacks(catalog: Catalog = CATALOG, seed: int = 2) -> list[list[str]]:
     """Few valid stacks that together put every choice of each category next to every choice of every other
     category (a pairwise covering set), instead of the full product."""
-    options = {c: [n.name for n in catalog.in_category(c)] + [NONE] for c in catalog.categories}
+    options = {c: [n.name for n in catalog.in_category(c)] + [NONE] for c in catalog.questions}
     rng = random.Random(seed)
     candidates = []
     for _ in range(3000):
@@ -76,7 +84,7 @@ def pairwise_stacks(catalog: Catalog = CATALOG, seed: int = 2) -> list[list[str]
             candidates.append(names)
 
     def pairs(names: list[str]) -> set:
-        chosen = {c: NONE for c in catalog.categories}
+        chosen = {c: NONE for c in catalog.questions}
         chosen.update({catalog.components[n].category: n for n in names})
         return set(itertools.combinations(sorted(chosen.items()), 2))
 

@@ -16,7 +16,7 @@ QUESTIONS = yaml.safe_load((REPO / "copier.yml").read_text())
 SERVICES = REPO / "template" / "services"
 
 
-@pytest.mark.parametrize("category", list(CATALOG.categories))
+@pytest.mark.parametrize("category", list(CATALOG.questions))
 def test_each_category_is_one_question_listing_its_components(category: str) -> None:
     question = QUESTIONS.get(category)
     assert question, f"copier.yml has no question '{category}' for the category in categories.yml"
@@ -35,7 +35,7 @@ def test_each_category_is_one_question_listing_its_components(category: str) -> 
 
 def test_every_choice_question_is_a_category() -> None:
     with_choices = [name for name, q in QUESTIONS.items() if isinstance(q, dict) and "choices" in q]
-    assert with_choices == list(CATALOG.categories), "questions with choices must be the categories, in order"
+    assert with_choices == list(CATALOG.questions), "questions with choices must be the asked categories, in order"
 
 
 @pytest.mark.parametrize("name", list(CATALOG.components))
@@ -53,7 +53,7 @@ def test_component_folder_is_complete(name: str) -> None:
         assert component.build_image == component.image or "catalog." + name + ".build_image" in dockerfile
     for other in CATALOG.components:
         if other != name:
-            assert not re.search(rf"\b{re.escape(other)}\b", fragment), \
+            assert not re.search(rf"(?<![\w-]){re.escape(other)}(?![\w-])", fragment), \
                 f"{name}'s fragment names {other}: wire by capability instead"
 
 
@@ -125,6 +125,18 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"backup": {"file": "x.dump", "dump": "", "check": "c", "restore": "r"}}, "backup.dump is a shell command"),
         ({"backup": {"file": "x.dump", "dump": "d", "check": "c", "restore": "r", "stopped": "yes"}},
          "backup.stopped is true or false"),
+        ({"provides": {"sql-database": {}, "metrics": {"port": 9187}}},
+         "provides.metrics needs the port and path Prometheus reads it from"),
+        ({"provides": {"sql-database": {}, "metrics": {"port": 9187, "path": "/metrics", "alerts": "alerts.yml"}}},
+         "add the file '{% if stack.scraped('postgres') %}alerts.yml{% endif %}'"),
+        ({"provides": {"sql-database": {}, "metrics": {"port": 9187, "path": "/metrics", "alerts": "../a.yml"}}},
+         "provides.metrics.alerts names the file of its alert rules"),
+        ({"provides": {"sql-database": {"alerts": "alerts.yml"}}}, "no component scrapes sql-database"),
+        ({"ports": [{"env": "POSTGRES_HOST_PORT", "container": 5432, "host": 5432, "help": "x", "local_only": True}]},
+         "local_only is one line saying why"),
+        ({"kubernetes": {"omit": "a cluster has its own", "env": {}}}, "kubernetes.omit is one line"),
+        ({"round_trips": [{"name": "x", "read": [{"targets_up": "api/v1/targets"}]}]}, "a targets_up step is only"),
+        ({"category": "exporter"}, "joins a stack by itself: it requires what it attaches to"),
     ],
 )
 def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:
@@ -134,6 +146,14 @@ def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, f
     spec.update(edit)
     spec_file.write_text(yaml.safe_dump(spec))
     with pytest.raises(CatalogError, match=re.escape(fix)):
+        load_catalog(services)
+
+
+def test_an_automatic_category_has_no_default_and_no_keywords(tmp_path: Path) -> None:
+    services = _catalog_copy(tmp_path)
+    categories = services / "categories.yml"
+    categories.write_text(categories.read_text().replace("  automatic: true\n", "  automatic: true\n  keywords: [exporter]\n"))
+    with pytest.raises(CatalogError, match="exporter is automatic \\(never asked\\): it has no default and no keywords"):
         load_catalog(services)
 
 

@@ -50,6 +50,9 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
                                                  host_port_offset=20000),
     }
     covered = {edge for a in stacks.values() for edge in _edges(a)}
+    # What watches the others (Prometheus) and what joins by itself for it (exporters) ride along below instead.
+    watchers = [c.name for c in CATALOG.components.values() if c.scrapes]
+    watching = {*watchers, *(c.name for c in CATALOG.automatic())}
     used = {cap for c in CATALOG.components.values() for cap in c.wants}
     riders = [{c.category: c.name} for c in CATALOG.components.values()
               if CATALOG.categories[c.category].default == NONE and c.requirements
@@ -57,7 +60,7 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
     for consumer in CATALOG.components.values():
         for capability in consumer.wants:
             for provider in CATALOG.providers(capability):
-                if (consumer.name, capability, provider.name) in covered:
+                if (consumer.name, capability, provider.name) in covered or {consumer.name, provider.name} & watching:
                     continue
                 chosen = {**DEFAULTS, consumer.category: consumer.name, provider.category: provider.name}
                 # With a worker where it fits: it runs along at little cost, its wiring and what it requires (Redis
@@ -84,6 +87,15 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
         assert reached & set(picked.values()), f"{sorted(picked.values())}: no valid stack serves them unrouted"
         stacks["unrouted-" + "-".join(picked.values())] = answers
         unrouted |= reached
+    # The watchers join the stacks where they watch something not watched yet: their wiring covered at the cost of
+    # a few small containers, never a stack of their own.
+    for key, answers in stacks.items():
+        names = [n for n in Stack(CATALOG, answers).names if CATALOG.components[n].category in CATALOG.questions]
+        watched = answers_for([*names, *(w for w in watchers if w not in names)],
+                              **{k: v for k, v in answers.items() if k not in CATALOG.questions})
+        if is_valid(Stack(CATALOG, watched).names) and _edges(watched) - covered - _edges(answers):
+            stacks[key] = watched
+            covered |= _edges(watched)
     for component in CATALOG.components.values():  # anything the rules above left out (nothing wired to it)
         if not any(component.name in Stack(CATALOG, a).names for a in stacks.values()):
             names = with_requirements([component.name])
@@ -101,7 +113,7 @@ def _cover_more(names: list[str], edge: Edge, covered: set[tuple[str, str, str]]
     """`names`, with the choice of each category other than the edge's two swapped, one at a time, for the one
     whose stack still has `edge` and covers the most edges not covered yet: fewer stacks for the same cover."""
     fixed = {CATALOG.components[edge.consumer].category, CATALOG.components[edge.provider].category}
-    for category in CATALOG.categories:
+    for category in CATALOG.questions:
         if category in fixed:
             continue
         current = [n for n in names if CATALOG.components[n].category != category]

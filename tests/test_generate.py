@@ -153,13 +153,13 @@ def test_default_generation(tmp_path: Path) -> None:
     assert answers["project_name"] == "my_proj" and answers["project_slug"] == "my-proj"
     names = list(DEFAULTS.values())
     check_project(project, names, answers)
-    assert {k: answers[k] for k in CATALOG.categories} == answers_for(names)
+    assert {k: answers[k] for k in CATALOG.questions} == answers_for(names)
 
 
 def test_description_picks_the_stack(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "p", {"project_description": "FastAPI with Postgres and Redis"})
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    assert {k: answers[k] for k in CATALOG.categories} == answers_for(["fastapi", "postgres", "redis"])
+    assert {k: answers[k] for k in CATALOG.questions} == answers_for(["fastapi", "postgres", "redis"])
     check_project(project, ["fastapi", "postgres", "redis"], answers)
 
 

@@ -13,7 +13,7 @@ from extensions.keywords import absent_mentions, find_mentions, suggest_stack
 
 def expect(**chosen: str | list[str]) -> dict[str, str | list[str]]:
     return {category: chosen.get(category, [] if spec.multiselect else "none")
-            for category, spec in CATALOG.categories.items()}
+            for category, spec in CATALOG.questions.items()}
 
 
 FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="redis", proxy="nginx")
@@ -145,10 +145,6 @@ def _catalog_with(tmp_path: Path, **components: tuple[str, list[str]]):
 
     services = tmp_path / "services"
     shutil.copytree(REPO / "template" / "services", services)
-    if any(category == "monitoring" for category, _ in components.values()):  # a multiselect category
-        with (services / "categories.yml").open("a") as categories:
-            categories.write("\nmonitoring:\n  label: monitoring\n  multiselect: true\n  default: prometheus\n"
-                             "  keywords: [monitoring, observability]\n")
     # as an author does when a component joins: its entry leaves not-in-catalog.yml
     absent_file = services / "not-in-catalog.yml"
     absent = yaml.safe_load(absent_file.read_text())
@@ -164,13 +160,12 @@ def _catalog_with(tmp_path: Path, **components: tuple[str, list[str]]):
 
 
 def test_a_multiselect_category_suggests_every_component_it_names(tmp_path: Path) -> None:
-    catalog = _catalog_with(tmp_path, prometheus=("monitoring", ["prometheus", "metrics"]),
-                            grafana=("monitoring", ["grafana", "dashboards"]))
+    catalog = _catalog_with(tmp_path, grafana=("monitoring", ["grafana", "dashboards"]))
     assert catalog.categories["monitoring"].multiselect
     # in the catalog's order, as the question lists them, whatever order the description names them in
-    assert suggest_stack("FastAPI with metrics and grafana", catalog)["monitoring"] == ["grafana", "prometheus"]
+    assert suggest_stack("FastAPI with Prometheus and grafana", catalog)["monitoring"] == ["grafana", "prometheus"]
     assert suggest_stack("FastAPI with monitoring, but no grafana", catalog)["monitoring"] == ["prometheus"]
-    assert suggest_stack("", catalog)["monitoring"] == ["prometheus"]
+    assert suggest_stack("", catalog)["monitoring"] == []
     assert suggest_stack("FastAPI", catalog)["monitoring"] == []
 
 

@@ -45,6 +45,7 @@ INSTALL = {
     "caddy": "apt-get update && apt-get install -y caddy (.ci/run does it)",
     "node": "apt-get install -y nodejs npm (Node.js 20 or newer)",
     "npm": "apt-get install -y nodejs npm (Node.js 20 or newer)",
+    "promtool": "apt-get update && apt-get install -y prometheus (tests/prerequisites.sh does it; promtool comes with it)",
     "unshare": "apt-get install -y util-linux",
     "mount": "apt-get install -y mount",
 }
@@ -67,6 +68,10 @@ IMAGE_COMMANDS = {
     "axllent/mailpit:*": {"sh", "wget", "/mailpit"},  # Alpine: busybox's wget; /mailpit readyz
     # UBI micro (bash, coreutils) with MinIO's static curl and mc in /usr/bin (its Dockerfile.release)
     "quay.io/minio/minio:*": {"sh", "test", "curl", "mc", "minio"},
+    # busybox bases (quay.io/prometheus/busybox): sh and wget beside the binary
+    "prom/prometheus:*": {"sh", "wget", "prometheus", "promtool"},
+    "quay.io/prometheuscommunity/postgres-exporter:*": {"sh", "wget", "postgres_exporter"},
+    "oliver006/redis_exporter:*-alpine": {"sh", "wget", "/redis_exporter"},  # its alpine variant
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")
@@ -293,6 +298,36 @@ def test_caddy_configs_pass_caddy_validate(name: str, project: Path, tmp_path: P
                           "XDG_CONFIG_HOME": str(tmp_path / "config")})
         assert result.returncode == 0 and "Valid configuration" in result.stdout + result.stderr, \
             f"{caddyfile.relative_to(project)}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_prometheus_configs_pass_promtool(name: str, project: Path, tmp_path: Path) -> None:
+    """prometheus.yml with the rule files the container mounts (each scraped service's alerts.yml and its own)
+    passes `promtool check config`, every alerts.yml of the project is one of them, and each alerts.test.yml passes
+    `promtool test rules` beside its rules (Debian's promtool; the image has 3.14)."""
+    model = compose_config(project)
+    mounts = {volume["target"]: Path(volume["source"]) for service in model["services"].values()
+              for volume in service.get("volumes", []) if volume["type"] == "bind"
+              and volume["target"].startswith("/etc/prometheus/")}
+    alerts = sorted(project.glob("services/*/alerts.yml"))
+    assert sorted(p for t, p in mounts.items() if t.startswith("/etc/prometheus/rules/")) == alerts, \
+        "every alerts.yml of the project is mounted into Prometheus, and only those"
+    if not mounts:
+        return
+    promtool, unshare = tool("promtool"), tool("unshare")
+    scratch = tmp_path / "etc-prometheus"
+    for target, source in mounts.items():
+        (scratch / target.removeprefix("/etc/prometheus/")).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, scratch / target.removeprefix("/etc/prometheus/"))
+    # The rule files are found at the container's paths: a private mount namespace puts them there.
+    Path("/etc/prometheus").mkdir(exist_ok=True)
+    check = run([unshare, "--mount", "sh", "-c", 'mount --bind "$1" /etc/prometheus && exec "$2" check config '
+                 '/etc/prometheus/prometheus.yml', "sh", str(scratch), promtool])
+    rules = [t for t in mounts if t.startswith("/etc/prometheus/rules/")]
+    assert check.returncode == 0 and all(f"Checking {t}" in check.stdout for t in rules), check.stdout + check.stderr
+    for test in sorted(project.glob("services/*/alerts.test.yml")):
+        result = run([promtool, "test", "rules", test.name], cwd=test.parent)
+        assert result.returncode == 0, f"{test.relative_to(project)}:\n{result.stdout}{result.stderr}"
 
 
 # --- posture rules, on the model docker compose resolves --------------------------------------------------

@@ -39,7 +39,8 @@ def test_description_sets_the_defaults_and_a_choice_that_cannot_work_is_disabled
     session.expect("Backend")
     session.expect(selected("FastAPI"))  # suggested by the description
     session.send(none_after("backend") + ENTER)  # ...but this person wants no backend
-    for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker", "Development tools"):
+    for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker", "Development tools",
+                     "Monitoring"):
         session.expect(category)
         session.send(ENTER)
     session.expect("Reverse proxy")
@@ -85,6 +86,9 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
     session.expect("Development tools")
     session.expect(r"»")
     session.send(ENTER)
+    session.expect("Monitoring")
+    session.expect(r"»")
+    session.send(ENTER)
     session.expect("Reverse proxy")
     session.expect(r"»")
     menu = ANSI.sub("", session.before + session.buffer)
@@ -96,8 +100,9 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
     session.close()
     assert session.exitstatus == 0, ANSI.sub("", session.before)
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
-    chosen = [answers[category] for category in ("backend", "frontend", "database", "cache", "tools", "proxy")]
-    assert chosen == ["none", "none", "none", "none", ["mailpit"], "none"]
+    chosen = [answers[category] for category in ("backend", "frontend", "database", "cache", "tools", "monitoring",
+                                                 "proxy")]
+    assert chosen == ["none", "none", "none", "none", ["mailpit"], [], "none"]
 
 
 def test_help_names_what_the_catalog_lacks_before_the_question(tmp_path: Path) -> None:

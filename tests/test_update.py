@@ -354,17 +354,21 @@ def test_update_between_untagged_commits_still_migrates(tmp_path: Path) -> None:
 
 # --- every component through copier update: added, removed, added back -------------------------------------------
 
-def lifecycle_stacks() -> dict[str, tuple[list[str], list[str]]]:
-    """For each component: (a valid stack without it, the same stack with it and what it requires)."""
+def lifecycle_stacks() -> dict[str, tuple[list[str], list[str], str]]:
+    """For each component: (a valid stack without it, the same stack with it and what it requires, the component
+    whose answer brings it: its own, or for one that joins by itself, what wants it (Prometheus, an exporter))."""
     stacks = {}
     for component in CATALOG.components.values():
         with_it = with_requirements([component.name])
-        without = [n for n in with_it if n != component.name]
+        asked = component.name
+        if component.category not in CATALOG.questions:
+            asked = next(n for n in with_it if set(component.provides) & set(CATALOG.components[n].wants))
+        without = [n for n in with_it if n not in (component.name, asked)]
         others = [default for category, default in DEFAULTS.items() if category != component.category]
         for extra in [[], *([d] for d in others)]:
             base = [*without, *(n for n in extra if n not in without)]
-            if base and is_valid(base) and is_valid([*base, component.name]):
-                stacks[component.name] = (base, [*base, component.name])
+            if base and is_valid(base) and is_valid([*base, asked]):
+                stacks[component.name] = (base, [*base, asked], asked)
                 break
         else:
             pytest.fail(f"{component.name}: no valid stack without it to add it to")
@@ -386,15 +390,16 @@ def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_each_component_is_added_removed_and_added_back_with_nothing_lost(name: str, current: Path,
                                                                          tmp_path: Path) -> None:
     component = CATALOG.components[name]
-    base, with_it = LIFECYCLE[name]
+    base, with_it, asked = LIFECYCLE[name]
     answers = answers_for(base, project_name="Life")
     project = generate(current, tmp_path / "life", *(f"{k}={v}" for k, v in answers.items()), ref="9.0.0")
     env_before = read_env(project / ".env")
     # the user's own value in the Helm chart, which every update below keeps
     edit(project / "chart/values.yaml", '  host: ""\n', '  host: "life.example.com"\n')
     commit_all(project, "our host")
-    deployed = not component.routes  # a reverse proxy's work is the Ingress's in the chart
-    category = component.category
+    # a reverse proxy's work is the Ingress's in the chart; one it omits says why (Prometheus: a cluster has its own)
+    deployed = not component.routes and not component.kubernetes.get("omit")
+    category = CATALOG.components[asked].category
     chosen = answers_for(with_it)[category]
     chosen = chosen if isinstance(chosen, str) else f"[{','.join(chosen)}]"  # a multiselect answer: a YAML list
 
@@ -419,7 +424,8 @@ def test_each_component_is_added_removed_and_added_back_with_nothing_lost(name: 
     env_text = (project / ".env").read_text()
     for key in keys:
         assert f"\n#{key}={env[key]}\n" in env_text, f"{key} must stay in .env, commented out"
-    assert f"{name} left the stack" in removed.stderr, removed.stderr
+    left = re.search(r"stacks: (.+) left the stack", removed.stderr)
+    assert left and name in left.group(1).split(", "), removed.stderr
     chart = yaml.safe_load((project / "chart/values.yaml").read_text())
     assert name not in chart["services"] and chart["ingress"]["host"] == "life.example.com"
     check_chart_matches_compose(project)

@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from .standins import build_standins
 BUILD_TIMEOUT = 1800
 WAIT_TIMEOUT = 240
 REQUEST_TIMEOUT = 15
+TARGETS_UP_SECONDS = 60  # four scrapes at Prometheus's 15 s interval
 BURST_CLIENTS = 200  # at most this many requests of a step with repeat in flight at once
 LOG_LINES = 40
 PLACEHOLDER = re.compile(r"\{([a-z][a-z_]*)\}")
@@ -265,6 +267,9 @@ class StackRun:
                 for check in provider.provides[step["check"]]["check"]:
                     self.step(provider, check, values)
             return
+        if "targets_up" in step:
+            self.targets_up(component, step["targets_up"])
+            return
         if "exec" in step:
             command = fill(step["exec"], values)
             result = self.compose("exec", "-T", component.name, *command, timeout=120, check=False)
@@ -293,6 +298,31 @@ class StackRun:
             outcomes = list(pool.map(attempt, range(step["repeat"])))
         if all(outcomes):
             raise StepFailed(f"none of {step['repeat']} requests passed; the last: {outcomes[-1]}")
+
+    def targets_up(self, component: Component, path: str, seconds: float = TARGETS_UP_SECONDS) -> None:
+        """Every scrape target the stack gives `component` (host:port of each provider) is listed as up by its
+        targets API, asked inside its container, after a scrape that began once this check had: the health of an
+        earlier scrape may be that of a service stopped since. Within `seconds`."""
+        port = component.http_port
+        expected = {f"{t.service}:{t.port}" for t in self.stack.scrape_targets(component.name)}
+        url = f"http://127.0.0.1:{port.container if port else 80}{path}"
+        started = time.time()
+        deadline, health = time.monotonic() + seconds, {}
+        while True:
+            result = self.compose("exec", "-T", component.name, "wget", "-q", "-O", "-", url, timeout=60, check=False)
+            try:
+                targets = json.loads(result.stdout)["data"]["activeTargets"]
+                health = {t["labels"]["instance"]: (t["health"] if _epoch(t["lastScrape"]) >= started else
+                                                    "not scraped since the check began", t.get("lastError", ""))
+                          for t in targets}
+            except (ValueError, KeyError, TypeError):
+                health = {}
+            if all(health.get(target, ("",))[0] == "up" for target in expected):
+                return
+            if time.monotonic() > deadline:
+                lacking = {t: health.get(t, ("not a target", "")) for t in expected if health.get(t, ("",))[0] != "up"}
+                raise StepFailed(f"targets not up after {seconds:.0f} s: {lacking}")
+            time.sleep(3)
 
     def answer(self, step: dict[str, Any], values: dict[str, Any], method: str, url: str) -> None:
         """One request of a step, and the checks of its answer."""
@@ -339,6 +369,12 @@ class StackRun:
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
+
+def _epoch(timestamp: str) -> float:
+    """Seconds since the epoch of an RFC 3339 time as Prometheus writes it (nanoseconds, Z or an offset)."""
+    stamp = re.sub(r"(\.\d{1,6})\d*", r"\1", timestamp).replace("Z", "+00:00")
+    return datetime.fromisoformat(stamp).timestamp()
+
 
 def fill(value: Any, values: dict[str, Any]) -> Any:
     """`value` with each {name} replaced by what the round trip kept under that name."""

@@ -22,6 +22,8 @@ export interface Settings {
   /** The path a reverse proxy or an Ingress serves the API under (ROOT_PATH, e.g. /api), which it may or may not strip. */
   rootPath: string;
   port: number;
+  /** The port the Prometheus metrics are served on (METRICS_PORT, 9464 in the image), never the app's; unset: none. */
+  metricsPort?: number;
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -39,6 +41,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
     rootPath: (env.ROOT_PATH ?? "").replace(/\/+$/, ""),
     port: Number(env.PORT || 3000),
+    metricsPort: env.METRICS_PORT ? Number(env.METRICS_PORT) : undefined,
   };
 }
 

@@ -5,7 +5,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class Settings(BaseSettings):
     """DATABASE_URL, REDIS_URL or MEMCACHED_SERVERS, CELERY_BROKER_URL, SMTP_URL and MAIL_FROM, the S3_* of the
-    object storage, ROOT_PATH and CORS_ORIGINS; an empty variable counts as unset."""
+    object storage, ROOT_PATH, CORS_ORIGINS and METRICS_PORT; an empty variable counts as unset."""
 
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Comma-separated origins of pages on other origins that may call the API from the browser (compose.yaml
     # sets them when the frontend is served on a port of its own); empty: same origin only.
     cors_origins: str = ""
+    # The port the Prometheus metrics are served on while the app runs (the image sets 9464); unset: none.
+    metrics_port: int | None = None
 
     @property
     def allowed_origins(self) -> list[str]:

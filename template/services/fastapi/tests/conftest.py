@@ -26,6 +26,7 @@ def client() -> Callable[..., TestClient]:
             "s3_access_key_id": None,
             "s3_secret_access_key": None,
             "cors_origins": "",
+            "metrics_port": None,
         }
         return TestClient(create_app(Settings(**(unset | settings))))
 
