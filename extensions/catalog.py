@@ -39,7 +39,7 @@ COMPONENT_KEYS = {
     "scrapes",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
-CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word", "automatic"}
+CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word", "automatic", "keyword_default"}
 BACKUP_KEYS = {"file", "dump", "check", "restore", "stopped"}
 BACKUP_FILE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9]+$")
 
@@ -153,6 +153,9 @@ class Category:
     # never asked: a component of it joins the stack by itself where the stack has what it requires and a component
     # that wants what it provides (a database's metrics exporter, where Prometheus scrapes metrics)
     automatic: bool = False
+    # the component the category's own words choose ("monitoring": Prometheus) where its default is none, since
+    # an empty description must not bring it; "" for its default, else its first component
+    keyword_default: str = ""
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -335,6 +338,7 @@ def _load_categories(data: dict[str, Any], path: Path) -> dict[str, Category]:
             keywords=_words(path, "keywords", spec.get("keywords", [])),
             name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
             automatic=_flag(path, "automatic", spec.get("automatic", False)),
+            keyword_default=str(spec.get("keyword_default", "")),
         )
     return categories
 
@@ -782,5 +786,8 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
         if category.automatic and (category.default != NONE or category.keywords):
             raise CatalogError(f"{directory / CATEGORIES_FILE}: {category.name} is automatic (never asked): it has no "
                                "default and no keywords")
+        if category.keyword_default not in ("", *names):
+            raise CatalogError(f"{directory / CATEGORIES_FILE}: keyword_default '{category.keyword_default}' of "
+                               f"{category.name} is not a component of it ({names})")
         if category.default not in (*names, NONE):
             raise CatalogError(f"{directory / CATEGORIES_FILE}: default '{category.default}' of {category.name} is not a component of it ({names})")

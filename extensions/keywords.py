@@ -119,7 +119,7 @@ def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[st
         if pick is None:  # the category itself: its default, or any component of it not refused
             if picks:
                 continue
-            candidates = [category.default] + [c.name for c in catalog.in_category(category.name)]
+            candidates = [category.keyword_default, category.default] + [c.name for c in catalog.in_category(category.name)]
             pick = next((c for c in candidates if usable(c)), None)
         if pick and pick not in picks and (category.multiselect or not picks):
             picks.append(pick)

@@ -443,13 +443,19 @@ def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem
             for p in options:
                 if p.category not in by_category or catalog.categories[p.category].default == p.name:
                     by_category[p.category] = p.name
-            choose = " or ".join(f"{category}={name}" for category, name in by_category.items())
+            # several may be chosen in a multiselect category: one is added there, not swapped
+            single = [f"{category}={name}" for category, name in by_category.items()
+                      if not catalog.categories[category].multiselect]
+            added = [f"add {name} to {category}" for category, name in by_category.items()
+                     if catalog.categories[category].multiselect]
+            fixes = " or ".join([*([f"choose {' or '.join(single)}"] if single else []), *added])
             # a choice already made in that category that does not provide it (Memcached for task results)
             lacking = [c.label for c in stack.components if c.category in by_category and c is not component]
             if lacking:
                 needs = f"{needs} that provides {' or '.join(group)}, which {' and '.join(lacking)} does not"
-            problems.append(Problem(asked_at, f"{component.label} needs {needs}: choose {choose}, "
-                                              f"or set {component.category} to {NONE}"))
+            drop = (f"remove {component.name} from {component.category}"
+                    if catalog.categories[component.category].multiselect else f"set {component.category} to {NONE}")
+            problems.append(Problem(asked_at, f"{component.label} needs {needs}: {fixes}, or {drop}"))
     if stack.domain and not DOMAIN.fullmatch(stack.domain):
         problems.append(Problem("domain", f"domain '{stack.domain}' is not a host name: give the public name the "
                                           "stack answers to, such as app.example.com (lowercase letters, digits, "

@@ -242,21 +242,33 @@ class StacksExtension(ContextHook):
             is refused too, or the last question would have no answer the menu allows; with --defaults every
             answer is known at once, and the problem is named where it lies.
             """
-            why = why_not(context, category, choice)
-            if why and isinstance(choice, str) and self.catalog.categories[category].multiselect:
-                # A checkbox menu whose every choice is disabled crashes the prompt (questionary): then each stays
-                # selectable, and the question's own validator refuses a selection with the same reason.
-                others = [c.name for c in self.catalog.in_category(category) if c.name != choice]
-                if all(why_not(context, category, other) for other in others):
-                    return ""
+            if not (isinstance(choice, str) and self.catalog.categories[category].multiselect):
+                return "; ".join(why_not(context, category, choice))
+            why = one_of_several(context, category, choice)
+            others = [c.name for c in self.catalog.in_category(category) if c.name != choice]
+            # A checkbox menu whose every choice is disabled crashes the prompt (questionary): then each stays
+            # selectable, and the question's own validator refuses a selection with the same reason.
+            if why and all(one_of_several(context, category, other) for other in others):
+                return ""
             return why
 
-        def why_not(context: Any, category: str, choice: str | list[str]) -> str:
+        def one_of_several(context: Any, category: str, choice: str) -> str:
+            """Why `choice` cannot be part of the selection of the multiselect `category`: what it brings that the
+            other choices together do not (Alertmanager alone needs Prometheus; beside it, not)."""
+            if not why_not(context, category, choice):
+                return ""
+            others = [c.name for c in self.catalog.in_category(category) if c.name != choice]
+            without = why_not(context, category, others) if others else []
+            return "; ".join(r for r in why_not(context, category, [choice, *others]) if r not in without)
+
+        def why_not(context: Any, category: str, choice: str | list[str]) -> list[str]:
             answers = {**self._answers(context), category: choice}
-            problems = problems_at(answers, category)
-            if problems or _answers_all_given(context):
-                return problems
-            return engine.stack.dead_end(self.catalog, answers, category)
+            problems = engine.stack.stack_problems(self.catalog, answers)
+            reasons = [p.message for p in problems if p.question == category]
+            if reasons or _answers_all_given(context):
+                return reasons
+            dead_end = engine.stack.dead_end(self.catalog, answers, category)
+            return [dead_end] if dead_end else []
 
         @pass_context
         def suggest(context: Any, description: Any, category: str) -> Any:

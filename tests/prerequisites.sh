@@ -3,7 +3,8 @@
 # - nginx and caddy, for `nginx -t` and `caddy validate` of every generated nginx config and Caddyfile
 #   (tests/test_posture.py);
 # - promtool (Debian's prometheus package), for `promtool check config` and `promtool test rules` of every generated
-#   Prometheus configuration and alert rules (tests/test_posture.py); its service is kept from starting;
+#   Prometheus configuration and alert rules, and amtool (Debian's prometheus-alertmanager) for `amtool
+#   check-config` of every Alertmanager configuration (tests/test_posture.py); their services are kept from starting;
 # - memcached, which the backends' own tests talk to when they are wired to Memcached (tests/test_apps.py starts
 #   one on a free port: the machine runs none);
 # - for the engine harness (tests/engine/), when no Docker engine answers here: dockerd (Debian's docker.io) to
@@ -18,6 +19,7 @@ has nginx || missing="$missing nginx-light"
 has caddy || missing="$missing caddy"
 has memcached || missing="$missing memcached"
 has promtool || missing="$missing prometheus"
+has amtool || missing="$missing prometheus-alertmanager"
 if [ "${STACKS_ENGINE:-auto}" != host ] && ! docker info >/dev/null 2>&1; then
     has dockerd || missing="$missing docker.io"
     has debootstrap || missing="$missing debootstrap"

@@ -58,8 +58,9 @@ def with_requirements(names: list[str], catalog: Catalog = CATALOG) -> list[str]
     while unmet := [group for c in names for group in catalog.components[c].requirements
                     if not any(cap in catalog.components[n].provides for n in names for cap in group)]:
         taken = {catalog.components[n].category for n in names}
-        providers = [p for cap in unmet[0] for p in catalog.providers(cap)
-                     if p.category not in taken and p.category in catalog.questions]
+        # a category of several choices takes one more (Alertmanager needs Prometheus beside it)
+        providers = [p for cap in unmet[0] for p in catalog.providers(cap) if p.category in catalog.questions
+                     and (p.category not in taken or catalog.categories[p.category].multiselect)]
         defaults = [p for p in providers if catalog.categories[p.category].default == p.name]
         if not providers:
             return names  # none can be added: the stack stays invalid, as is_valid says

@@ -36,6 +36,7 @@ from extensions.stack import Edge, Stack
 
 pytestmark = pytest.mark.engine  # conftest.py runs this module first
 RECOVERY_SECONDS = 90
+ALERT_SECONDS = 180  # a rule's `for: 1m`, plus scrapes and evaluations every 15 s, with room for a slow machine
 
 
 def cover_stacks() -> dict[str, dict[str, Any]]:
@@ -50,17 +51,14 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
                                                  host_port_offset=20000),
     }
     covered = {edge for a in stacks.values() for edge in _edges(a)}
-    # What watches the others (Prometheus) and what joins by itself for it (exporters) ride along below instead.
-    watchers = [c.name for c in CATALOG.components.values() if c.scrapes]
-    watching = {*watchers, *(c.name for c in CATALOG.automatic())}
     used = {cap for c in CATALOG.components.values() for cap in c.wants}
     riders = [{c.category: c.name} for c in CATALOG.components.values()
               if CATALOG.categories[c.category].default == NONE and c.requirements
-              and not used & set(c.provides)]
+              and not used & set(c.provides) and c.name not in WATCHING]
     for consumer in CATALOG.components.values():
         for capability in consumer.wants:
             for provider in CATALOG.providers(capability):
-                if (consumer.name, capability, provider.name) in covered or {consumer.name, provider.name} & watching:
+                if (consumer.name, capability, provider.name) in covered or {consumer.name, provider.name} & WATCHING:
                     continue
                 chosen = {**DEFAULTS, consumer.category: consumer.name, provider.category: provider.name}
                 # With a worker where it fits: it runs along at little cost, its wiring and what it requires (Redis
@@ -74,6 +72,16 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
                 answers = answers_for(names, project_name=f"Engine {consumer.name} {provider.name}")
                 stacks[f"{consumer.name}-{provider.name}"] = answers
                 covered |= _edges(answers)
+    # The watchers join the stacks where they watch something not watched yet: their wiring covered at the cost of
+    # a few small containers, never a stack of their own.
+    asked = [n for n in WATCHING if CATALOG.components[n].category in CATALOG.questions]
+    for key, answers in stacks.items():
+        names = [n for n in Stack(CATALOG, answers).names if CATALOG.components[n].category in CATALOG.questions]
+        watched = answers_for([*names, *(w for w in asked if w not in names)],
+                              **{k: v for k, v in answers.items() if k not in CATALOG.questions})
+        if is_valid(Stack(CATALOG, watched).names) and _edges(watched) - covered - _edges(answers):
+            stacks[key] = watched
+            covered |= _edges(watched)
     # each HTTP service on its own port too, several at once: a page calls its API across origins there
     direct = [c for c in CATALOG.components.values() if c.http_port and not c.routes]
     unrouted = {n for a in stacks.values() for n in Stack(CATALOG, a).names if not Stack(CATALOG, a).routed_by(n)}
@@ -87,20 +95,25 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
         assert reached & set(picked.values()), f"{sorted(picked.values())}: no valid stack serves them unrouted"
         stacks["unrouted-" + "-".join(picked.values())] = answers
         unrouted |= reached
-    # The watchers join the stacks where they watch something not watched yet: their wiring covered at the cost of
-    # a few small containers, never a stack of their own.
-    for key, answers in stacks.items():
-        names = [n for n in Stack(CATALOG, answers).names if CATALOG.components[n].category in CATALOG.questions]
-        watched = answers_for([*names, *(w for w in watchers if w not in names)],
-                              **{k: v for k, v in answers.items() if k not in CATALOG.questions})
-        if is_valid(Stack(CATALOG, watched).names) and _edges(watched) - covered - _edges(answers):
-            stacks[key] = watched
-            covered |= _edges(watched)
     for component in CATALOG.components.values():  # anything the rules above left out (nothing wired to it)
         if not any(component.name in Stack(CATALOG, a).names for a in stacks.values()):
             names = with_requirements([component.name])
             stacks[f"with-{component.name}"] = answers_for(names, project_name=f"Engine {component.name}")
     return stacks
+
+
+def watching() -> set[str]:
+    """The components that watch the others (Prometheus scrapes them), those that join by themselves for it (the
+    exporters), and those only they use (Alertmanager): they ride along in the cover stacks."""
+    watchers = {c.name for c in CATALOG.components.values() if c.scrapes}
+    consumers = {cap: {c.name for c in CATALOG.components.values() if cap in c.wants} for cap in
+                 {cap for c in CATALOG.components.values() for cap in c.provides}}
+    only_theirs = {c.name for c in CATALOG.components.values()
+                   if c.provides and all(consumers[cap] and consumers[cap] <= watchers for cap in c.provides)}
+    return watchers | only_theirs | {c.name for c in CATALOG.automatic()}
+
+
+WATCHING = watching()
 
 
 def _edges(stack: list[str] | dict[str, Any]) -> set[tuple[str, str, str]]:
@@ -121,7 +134,8 @@ def _cover_more(names: list[str], edge: Edge, covered: set[tuple[str, str, str]]
         wanted = (edge.consumer, edge.capability, edge.provider)
         edges = {tuple(n): _edges(n) for n in options if is_valid(n)}  # each candidate's wirings, computed once
         usable = [n for n in options if wanted in edges.get(tuple(n), ())]
-        names = max(usable, key=lambda n: len(edges[tuple(n)] - covered))  # the first of the best: `names` on a tie
+        # the first of the best: `names` on a tie; the watchers' wiring is left to them (see cover_stacks)
+        names = max(usable, key=lambda n: len({e for e in edges[tuple(n)] - covered if not {e[0], e[2]} & WATCHING}))
     return names
 
 
@@ -347,9 +361,21 @@ def test_make_restore_brings_back_what_make_backup_saved_after_the_volumes_are_g
 
 # --- faults -------------------------------------------------------------------------------------------------------
 
+def faults_stack() -> dict[str, Any]:
+    """The default stack watched: with every component that scrapes it and what they send alerts to."""
+    watchers = [c.name for c in CATALOG.components.values() if c.scrapes]
+    alerting = [p.name for w in watchers for cap in CATALOG.components[w].uses for p in CATALOG.providers(cap)]
+    names = with_requirements([*DEFAULTS.values(), *watchers, *alerting])
+    assert is_valid(names), names
+    return answers_for(names, project_name="Engine Faults")
+
+
+FAULTS = faults_stack()
+
+
 @pytest.fixture(scope="module")
 def running_defaults(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRun]:
-    answers = on_free_ports({**COVER["defaults"], "project_name": "Engine Faults"})
+    answers = on_free_ports(FAULTS)
     project = copy_project(tmp_path_factory.mktemp("faults") / "faults", answers)
     report = Report()
     run = StackRun(engine, project, report)
@@ -408,7 +434,47 @@ def test_health_reports_a_stopped_dependency_and_recovers_by_itself(running_defa
                          for c in run.containers().values()), "every service healthy again")
 
 
-@pytest.mark.parametrize("service", [c.name for c in Stack(CATALOG, COVER["defaults"]).components])
+def alerts_at(run: StackRun, manager: str) -> list[dict[str, Any]]:
+    """The alerts Alertmanager `manager` holds (its API, asked inside its container)."""
+    port = CATALOG.components[manager].provides["alert-routing"]["port"]
+    result = run.compose("exec", "-T", manager, "wget", "-q", "-O", "-", f"http://127.0.0.1:{port}/api/v2/alerts",
+                         check=False)
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        return []
+
+
+def test_a_stopped_datastore_fires_its_alert_to_alertmanager_and_it_resolves(running_defaults: StackRun) -> None:
+    """Each datastore whose exporter joined the stack: stopped, the alert its exporter's rules fire reaches
+    Alertmanager within ALERT_SECONDS (a rule's minute, scrapes and evaluations every 15 s); started again, the
+    alert resolves. All datastores at once, as a host that loses its disk would."""
+    run = running_defaults
+    managers = [p.name for p in run.stack.providers("alert-routing")]
+    watched = [(edge.consumer, edge.provider) for c in run.stack.components if c.category not in CATALOG.questions
+               for edge in run.stack.wiring(c.name)]
+    assert managers and watched, "the faults stack has an Alertmanager and an exporter"
+    manager = managers[0]
+
+    def firing(exporter: str) -> list[dict[str, Any]]:
+        return [a for a in alerts_at(run, manager) if a["labels"].get("job") == exporter
+                and a["status"]["state"] == "active"]
+
+    assert not [e for e, _ in watched if firing(e)], "no alert before anything is stopped"
+    run.compose("stop", *(datastore for _, datastore in watched))
+    try:
+        for exporter, datastore in watched:
+            alerts = wait_for(lambda exporter=exporter: firing(exporter),
+                              f"an alert from {exporter} in {manager} with {datastore} stopped", ALERT_SECONDS)
+            assert all(a["labels"]["severity"] == "critical" for a in alerts), alerts
+    finally:
+        run.compose("start", *(datastore for _, datastore in watched))
+    for exporter, datastore in watched:
+        wait_for(lambda exporter=exporter: not firing(exporter),
+                 f"the alert from {exporter} to resolve once {datastore} is back", ALERT_SECONDS)
+
+
+@pytest.mark.parametrize("service", [c.name for c in Stack(CATALOG, FAULTS).components])
 def test_killed_main_process_is_restarted_healthy(service: str, running_defaults: StackRun) -> None:
     run = running_defaults
     if os.geteuid() != 0 or not run.engine.uses_standins:

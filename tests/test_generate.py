@@ -45,24 +45,27 @@ STACKS.update(app_tier_matrix())
 
 def check_project(project: Path, names: list[str], answers: dict) -> None:
     stack = Stack(CATALOG, answers)
-    # one folder per chosen component, none for the others
-    assert sorted(p.name for p in (project / "services").iterdir()) == sorted(names)
+    # one folder per chosen component and per one that joined by itself (an exporter), none for the others
+    assert set(names) <= set(stack.names)
+    assert sorted(p.name for p in (project / "services").iterdir()) == sorted(stack.names)
     assert not list(project.rglob("component.yml")) and not (project / "services" / "categories.yml").exists()
 
     # compose: valid with the generated .env, one service per component, wired by capability
     model = compose_config(project)
     # the Helm chart: the same stack, validated against compose.yaml
     check_chart_matches_compose(project)
-    assert sorted(model["services"]) == sorted(names)
+    assert sorted(model["services"]) == sorted(stack.names)
     assert model["name"] == answers["project_slug"]
     assert "version" not in yaml.safe_load((project / "compose.yaml").read_text())
     for name, service in model["services"].items():
-        # healthy for what it uses; started for what a proxy routes to (it looks addresses up per request)
+        # healthy for what it uses; started for what a proxy routes to or Prometheus scrapes (it looks addresses up
+        # per request)
         depends = {provider: d["condition"] for provider, d in service.get("depends_on", {}).items()}
         assert depends == stack.depends_on(name)
-        for edge in stack.wiring(name):
-            routed = edge.capability in CATALOG.components[name].routes
-            assert depends[edge.provider] == ("service_started" if routed else "service_healthy"), edge
+        for edge in stack.wiring(name):  # healthy where any of its edges to that provider needs it so
+            used = [e for e in stack.wiring(name) if e.provider == edge.provider and e.capability not in
+                    {*CATALOG.components[name].routes, *CATALOG.components[name].scrapes}]
+            assert depends[edge.provider] == ("service_healthy" if used else "service_started"), edge
         for key, value in stack.environment(name).items():
             assert key in service["environment"], f"{name} is not given {key}"
             assert "${" not in service["environment"][key], "every variable resolves from .env"
@@ -87,7 +90,9 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
         if component.datastore:  # asked for, or nothing in the stack uses it: on 127.0.0.1 only
             assert answers.get("publish_datastores") or not stack.consumers(service)
             assert port["host_ip"] == "127.0.0.1"
-    for name in names:
+        if declared.local_only:  # a UI without a login (Prometheus)
+            assert port["host_ip"] == "127.0.0.1", f"{service}: {declared.local_only}"
+    for name in stack.names:
         if CATALOG.components[name].datastore and not answers.get("publish_datastores") and stack.consumers(name):
             assert "ports" not in model["services"][name]
         if stack.routed_by(name):  # reached through the proxy, the one entry point
@@ -109,8 +114,9 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
 
     # the diagram shows every service and every dependency
     architecture = (project / "ARCHITECTURE.md").read_text()
-    for edge in stack.edges:
-        assert re.search(rf"\n  {edge.consumer} -->\|.*\| {edge.provider}\n", architecture)
+    for edge in stack.edges:  # a mermaid id has no hyphen
+        consumer, provider = edge.consumer.replace("-", "_"), edge.provider.replace("-", "_")
+        assert re.search(rf"\n  {consumer} -->\|.*\| {provider}\n", architecture)
     for name in names:
         assert f"`{name}`" in (project / "README.md").read_text()
     # a worker: the README says whose code it runs and how the API sends it tasks

@@ -96,6 +96,14 @@ FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="r
         ("a client that fetches prices over https", FULL),  # HTTPS as a client is not a proxy's TLS
         ("a PWA with a service worker", FULL),  # a browser's worker, not a background worker
         ("a site for insurance brokers", FULL),  # not a message broker
+        # monitoring: Prometheus by name or by the category's words; Alertmanager brings the Prometheus it needs
+        ("FastAPI on Postgres with Prometheus", expect(backend="fastapi", database="postgres", monitoring=["prometheus"])),
+        ("Django with monitoring and alerting", expect(backend="django", monitoring=["alertmanager", "prometheus"])),
+        ("FastAPI with Alertmanager", expect(backend="fastapi", monitoring=["alertmanager", "prometheus"])),
+        ("FastAPI and Postgres, no monitoring", expect(backend="fastapi", database="postgres")),
+        ("Prometheus, but no Alertmanager, on Django", expect(backend="django", monitoring=["prometheus"])),
+        ("a dashboard of sales metrics", FULL),  # an app's metrics, not its monitoring
+        ("price alerts for shoppers, FastAPI", expect(backend="fastapi")),  # an app's alerts
     ],
 )
 def test_suggested_stack(description: str, stack: dict[str, str]) -> None:

@@ -46,6 +46,7 @@ INSTALL = {
     "node": "apt-get install -y nodejs npm (Node.js 20 or newer)",
     "npm": "apt-get install -y nodejs npm (Node.js 20 or newer)",
     "promtool": "apt-get update && apt-get install -y prometheus (tests/prerequisites.sh does it; promtool comes with it)",
+    "amtool": "apt-get update && apt-get install -y prometheus-alertmanager (tests/prerequisites.sh does it)",
     "unshare": "apt-get install -y util-linux",
     "mount": "apt-get install -y mount",
 }
@@ -70,6 +71,7 @@ IMAGE_COMMANDS = {
     "quay.io/minio/minio:*": {"sh", "test", "curl", "mc", "minio"},
     # busybox bases (quay.io/prometheus/busybox): sh and wget beside the binary
     "prom/prometheus:*": {"sh", "wget", "prometheus", "promtool"},
+    "prom/alertmanager:*": {"sh", "wget", "alertmanager", "amtool"},
     "quay.io/prometheuscommunity/postgres-exporter:*": {"sh", "wget", "postgres_exporter"},
     "oliver006/redis_exporter:*-alpine": {"sh", "wget", "/redis_exporter"},  # its alpine variant
 }
@@ -330,6 +332,44 @@ def test_prometheus_configs_pass_promtool(name: str, project: Path, tmp_path: Pa
         assert result.returncode == 0, f"{test.relative_to(project)}:\n{result.stdout}{result.stderr}"
 
 
+@pytest.mark.parametrize("name", list(STACKS))
+def test_alertmanager_configs_pass_amtool(name: str, project: Path, tmp_path: Path) -> None:
+    """The command Alertmanager's container starts with writes a configuration that passes `amtool check-config`:
+    without its webhook receiver when ALERTMANAGER_WEBHOOK_URL is empty, with it (the URL in a file of its own)
+    when set. Debian's amtool (0.25) knows no url_file: it checks the configuration with the URL in its place."""
+    model = compose_config(project)
+    for service in model["services"].values():
+        mounts = {v["target"]: v["source"] for v in service.get("volumes", []) if v["type"] == "bind"}
+        if "/etc/alertmanager/alertmanager.yml" not in mounts:
+            continue
+        amtool = tool("amtool")
+        assert service["entrypoint"] == ["sh", "-c"], "the start command writes the configuration"
+        script = service["command"][0].replace("$$", "$")  # compose hands the container $ for its $$
+        for url in ("", "https://hooks.example.com/alerts?token=a&b=c"):
+            scratch = tmp_path / ("webhook" if url else "plain")
+            (scratch / "etc").mkdir(parents=True)
+            (scratch / "tmp").mkdir()
+            shutil.copy(mounts["/etc/alertmanager/alertmanager.yml"], scratch / "etc" / "alertmanager.yml")
+            stub = scratch / "alertmanager"
+            stub.write_text("#!/bin/sh\nprintf '%s\\n' \"$@\"\n")
+            stub.chmod(0o755)
+            here = (script.replace("/tmp/", "TMP/").replace("/etc/alertmanager/", f"{scratch}/etc/")
+                    .replace("/bin/alertmanager", str(stub)).replace("TMP/", f"{scratch}/tmp/"))
+            started = run(["sh", "-c", here], env={**os.environ, "ALERTMANAGER_WEBHOOK_URL": url})
+            assert started.returncode == 0 and f"--config.file={scratch}/tmp/alertmanager.yml" in started.stdout, \
+                started.stdout + started.stderr
+            config = (scratch / "tmp" / "alertmanager.yml").read_text()
+            assert ("webhook_configs" in config) == bool(url), config
+            if url:
+                assert (scratch / "tmp" / "webhook-url").read_text() == url and url not in config
+                # the file the start command wrote is the one the configuration names, in the container
+                assert "url_file: /tmp/webhook-url" in config, config
+                config = config.replace("url_file: /tmp/webhook-url", f'url: "{url}"')
+            (scratch / "check.yml").write_text(config)
+            checked = run([amtool, "check-config", str(scratch / "check.yml")])
+            assert checked.returncode == 0 and "SUCCESS" in checked.stdout, checked.stdout + checked.stderr
+
+
 # --- posture rules, on the model docker compose resolves --------------------------------------------------
 
 @pytest.mark.parametrize("name", list(STACKS))
@@ -387,7 +427,8 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
         fragment = (project / "services" / service_name / "compose.yaml").read_text()
         for rule, reason in excused.items():
             check(f"# Posture exception ({rule}): {reason}" in fragment, f"the fragment does not say why {rule}")
-    assert sorted(model["services"]) == sorted(names)
+    # what was chosen, and what joined by itself (an exporter)
+    assert sorted(model["services"]) == sorted(stack.names) and set(names) <= set(stack.names)
     assert not problems, "\n".join(problems)
 
 
