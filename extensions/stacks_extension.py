@@ -17,6 +17,7 @@ import sys
 import unicodedata
 import uuid
 from functools import lru_cache
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -277,8 +278,11 @@ class StacksExtension(ContextHook):
             suggestion = suggest_stack(str(description or ""))[category]
             others = [c.name for c in self.catalog.in_category(category)]
             if self.catalog.categories[category].multiselect:
-                # the suggestion, or with one more component where nothing else could complete the stack
-                candidates = [suggestion] + [[*suggestion, c] for c in others if c not in suggestion]
+                # the suggestion, or with the fewest more components that complete the stack where nothing else
+                # could (Prometheus and Alertmanager make one together, neither alone)
+                rest = [c for c in others if c not in suggestion]
+                candidates = [[*suggestion, *more] for size in range(len(rest) + 1)
+                              for more in combinations(rest, size)]
                 return next((c for c in candidates if not choice_error(context, category, c)), suggestion)
             if suggestion == "none" and not engine.keywords.refuses(str(description or ""), category, self.catalog):
                 suggestion = self._stack(context).router_in(category) or suggestion

@@ -81,11 +81,11 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
         session.expect(category)
         session.expect(r"»")
         session.send(ENTER)
-    # the last question that can complete the stack: an empty selection would leave the proxy nothing that works,
-    # so its default is the tool that makes a stack on its own
     session.expect("Development tools")
     session.expect(r"»")
     session.send(ENTER)
+    # the last question that can complete the stack: an empty selection would leave the proxy nothing that works,
+    # so its default is the fewest tools that make a stack on their own (Prometheus and Alertmanager, neither alone)
     session.expect("Monitoring")
     session.expect(r"»")
     session.send(ENTER)
@@ -102,7 +102,7 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     chosen = [answers[category] for category in ("backend", "frontend", "database", "cache", "tools", "monitoring",
                                                  "proxy")]
-    assert chosen == ["none", "none", "none", "none", ["mailpit"], [], "none"]
+    assert chosen == ["none", "none", "none", "none", [], ["prometheus", "alertmanager"], "none"]
 
 
 def test_help_names_what_the_catalog_lacks_before_the_question(tmp_path: Path) -> None:
