@@ -87,9 +87,11 @@ ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
 # {check: <capability>}: the steps the provider of the round trip's `when` declares under provides.<it>.check, run
 # at that provider with this trip's values (the mail a backend sent is in Mailpit's inbox). A scraper's step may be
 # {targets_up: <path>}: its targets API (Prometheus's /api/v1/targets, asked inside its container on its http port)
-# lists every scrape target the stack gives it as up, within a minute.
+# lists every scrape target the stack gives it as up, within a minute. An exec step with `from: <capability>` (the
+# round trip's `when`) runs in the container of that capability's provider instead: for an image with no command
+# to run (FROM scratch), whose service another container of the stack reaches by name.
 STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout", "headers",
-             "expect_headers", "repeat", "body_size", "body"}
+             "expect_headers", "repeat", "body_size", "body", "from"}
 REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
 # How a component was shown to run (the README's catalog table says it): in the engine harness with the real
 # images, with the stand-ins of tests/engine/standins/, or only natively (its own tests, no container).
@@ -489,6 +491,10 @@ def _step(path: Path, name: str, step: Any) -> None:
                            "e.g. body: \"{token}\"")
     if "repeat" in step and not (isinstance(step["repeat"], int) and 2 <= step["repeat"] <= 1000):
         raise CatalogError(f"{where}: repeat is how many times to send the request at once, from 2 to 1000")
+    if "from" in step and ("exec" not in step or not isinstance(step["from"], str)):
+        raise CatalogError(f"{where}: from names the capability (the trip's when) in whose provider's container an "
+                           "exec step runs, e.g. {exec: [wget, -q, -O, -, \"http://<name>:9113/metrics\"], from: "
+                           "nginx-status}")
     if "exec" in step and set(step) & {"json", "status", "expect", "keep", "timeout", "headers", "expect_headers",
                                        "repeat", "body_size", "body"}:
         raise CatalogError(f"{where}: an exec step checks its output with contains only")
@@ -758,6 +764,9 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                                    f"({', '.join(component.wants) or 'nothing'}); add it under uses, or fix the name")
         for trip in component.round_trips:
             for step in [*trip.get("write", []), *trip["read"]]:
+                if "from" in step and trip.get("when") != step["from"]:
+                    raise CatalogError(f"{path}: round trip '{trip['name']}': from: {step['from']} runs at the "
+                                       f"provider of the trip's when; add when: {step['from']}")
                 if "check" not in step:
                     continue
                 if trip.get("when") != step["check"]:

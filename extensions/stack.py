@@ -138,6 +138,12 @@ class Stack:
     def edges(self) -> list[Edge]:
         return [edge for c in self.components for edge in self.wiring(c.name)]
 
+    def provided(self, name: str, capability: str) -> bool:
+        """Whether a service of the stack is wired to what `name` provides as `capability`: a component serves
+        something that only another one reads where one does, without naming it (Nginx's stub_status page, for
+        the metrics exporter that joins where the stack scrapes metrics)."""
+        return any(edge.provider == name and edge.capability == capability for edge in self.edges)
+
     # --- metrics ----------------------------------------------------------------------------------------
 
     def scrape_targets(self, name: str) -> list[Route]:

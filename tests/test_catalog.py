@@ -136,6 +136,9 @@ def _catalog_copy(tmp_path: Path) -> Path:
          "local_only is one line saying why"),
         ({"kubernetes": {"omit": "a cluster has its own", "env": {}}}, "kubernetes.omit is one line"),
         ({"round_trips": [{"name": "x", "read": [{"targets_up": "api/v1/targets"}]}]}, "a targets_up step is only"),
+        ({"round_trips": [{"name": "x", "read": [{"request": "GET /", "from": "cache"}]}]}, "from names the capability"),
+        ({"uses": ["cache"], "round_trips": [{"name": "x", "read": [{"exec": ["ls"], "from": "cache"}]}]},
+         "runs at the provider of the trip's when"),
         ({"category": "exporter"}, "joins a stack by itself: it requires what it attaches to"),
     ],
 )

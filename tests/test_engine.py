@@ -445,10 +445,10 @@ def alerts_at(run: StackRun, manager: str) -> list[dict[str, Any]]:
         return []
 
 
-def test_a_stopped_datastore_fires_its_alert_to_alertmanager_and_it_resolves(running_defaults: StackRun) -> None:
-    """Each datastore whose exporter joined the stack: stopped, the alert its exporter's rules fire reaches
-    Alertmanager within ALERT_SECONDS (a rule's minute, scrapes and evaluations every 15 s); started again, the
-    alert resolves. All datastores at once, as a host that loses its disk would."""
+def test_a_stopped_service_fires_its_exporters_alert_to_alertmanager_and_it_resolves(running_defaults: StackRun) -> None:
+    """Each service whose exporter joined the stack (the datastores, the proxy): stopped, the alert its exporter's
+    rules fire reaches Alertmanager within ALERT_SECONDS (a rule's minute, scrapes and evaluations every 15 s);
+    started again, the alert resolves. All at once, as a host that loses its disk would."""
     run = running_defaults
     managers = [p.name for p in run.stack.providers("alert-routing")]
     watched = [(edge.consumer, edge.provider) for c in run.stack.components if c.category not in CATALOG.questions
@@ -492,6 +492,30 @@ def test_killed_main_process_is_restarted_healthy(service: str, running_defaults
 
     wait_for(back, f"{service} to be restarted by its restart policy and healthy")
     assert run.smoke() and run.round_trips(("read",), label=f"after {service} was killed: "), run.report.table()
+
+
+def test_make_deploy_rolls_back_when_the_new_build_does_not_start(running_defaults: StackRun) -> None:
+    """A change that builds but crashes at start (an exception at import): make deploy builds it, sees the stack
+    not become healthy, gives the image that ran its name back and exits 1 saying so; the stack runs that image
+    again, healthy, its data there. Mended, the next make deploy passes."""
+    run = running_defaults
+    main = run.project / "services" / "fastapi" / "app" / "main.py"
+    mended = main.read_text()
+    before = run.containers()["fastapi"].image.id
+    main.write_text('raise RuntimeError("a deliberately broken build")\n' + mended)
+    try:
+        broken = make(run, "deploy", "DEPLOY_WAIT=90")
+    finally:
+        main.write_text(mended)
+    assert broken.returncode != 0, broken.stdout + broken.stderr
+    assert "rolled back: the stack runs the previous images again, healthy, and make smoke passes" in broken.stderr, \
+        broken.stdout + broken.stderr
+    assert run.containers()["fastapi"].image.id == before
+    assert run.healthy() and run.smoke() and run.round_trips(("read",), label="after the rollback: "), \
+        run.report.table() + run.diagnostics()
+    deployed = make(run, "deploy")
+    assert deployed.returncode == 0 and "deployed: every service is healthy" in deployed.stderr, \
+        deployed.stdout + deployed.stderr
 
 
 # --- how a failure is reported -----------------------------------------------------------------------------------

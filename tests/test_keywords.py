@@ -103,6 +103,9 @@ FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="r
         ("FastAPI and Postgres, no monitoring", expect(backend="fastapi", database="postgres")),
         ("Prometheus, but no Alertmanager, on Django", expect(backend="django", monitoring=["prometheus"])),
         ("a dashboard of sales metrics", FULL),  # an app's metrics, not its monitoring
+        # an exporter is never asked: "nginx exporter" chooses the proxy, whose exporter joins for Prometheus
+        ("an nginx exporter for Prometheus on FastAPI",
+         expect(backend="fastapi", proxy="nginx", monitoring=["prometheus"])),
         ("price alerts for shoppers, FastAPI", expect(backend="fastapi")),  # an app's alerts
     ],
 )

@@ -73,7 +73,10 @@ IMAGE_COMMANDS = {
     "prom/prometheus:*": {"sh", "wget", "prometheus", "promtool"},
     "prom/alertmanager:*": {"sh", "wget", "alertmanager", "amtool"},
     "quay.io/prometheuscommunity/postgres-exporter:*": {"sh", "wget", "postgres_exporter"},
+    "prom/mysqld-exporter:*": {"sh", "wget", "mysqld_exporter"},
     "oliver006/redis_exporter:*-alpine": {"sh", "wget", "/redis_exporter"},  # its alpine variant
+    # FROM scratch: the exporter and CA certificates only, so no healthcheck (runtime.exceptions.healthcheck)
+    "nginx/nginx-prometheus-exporter:*": {"/usr/bin/nginx-prometheus-exporter"},
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")
@@ -415,6 +418,11 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
             assert shipped, f"{service_name}: which commands does {image} ship? add it to IMAGE_COMMANDS"
             missing = set(healthcheck_commands(test)) - shipped[0]
             check(not missing, f"healthcheck calls {sorted(missing)}, which {image} does not have", "healthcheck")
+        # one excused from a healthcheck never becomes healthy: nothing may wait for that (up would fail)
+        for provider, dependency in service.get("depends_on", {}).items():
+            provider_test = model["services"][provider].get("healthcheck", {}).get("test", ["NONE"])
+            check(dependency["condition"] != "service_healthy" or provider_test[0] != "NONE",
+                  f"waits for {provider} to be healthy, which has no healthcheck")
 
         if CATALOG.components[service_name].datastore:
             # private, unless asked for or used by nothing in the stack; then on 127.0.0.1 only

@@ -266,3 +266,31 @@ def test_make_help_lists_one_target_per_line(full_project: Path) -> None:
     targets = re.findall(r"^([a-z0-9-]+):.*## ", (full_project / "Makefile").read_text(), re.M)
     assert [line.split()[1] for line in lines] == targets
     assert len({line.index(line.split()[2]) for line in lines}) == 1, "descriptions start in one column"
+
+
+def test_make_deploy_restarts_nothing_when_the_build_fails(full_project: Path, tmp_path: Path) -> None:
+    """.stacks/deploy.sh with docker and docker compose stood in for by scripts that log what they are asked: a
+    failed build stops it before anything is restarted or retagged back, saying so; the images that ran are kept
+    under the rollback tag first. (tests/test_engine.py runs it for real, rolling back a build that does not start.)"""
+    log = tmp_path / "calls.log"
+    fake = tmp_path / "fake"
+    fake.write_text(f"""#!/bin/sh
+echo "$(basename "$0") $*" >> {log}
+case "$*" in
+  "config --images") printf 'shop-fastapi\\npostgres:17.2-alpine\\n' ;;
+  "image inspect --format {{{{.Id}}}} "*) echo "sha256:old-$5" ;;
+  build) exit 1 ;;
+esac
+""")
+    fake.chmod(0o755)
+    compose, docker = tmp_path / "compose", tmp_path / "docker"
+    compose.symlink_to(fake)
+    docker.symlink_to(fake)
+    result = subprocess.run(["sh", ".stacks/deploy.sh"], cwd=full_project, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "COMPOSE": str(compose), "DOCKER": str(docker), "SMOKE": "true"})
+    calls = log.read_text().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert "the build failed (above); nothing was restarted, the stack runs as before" in result.stderr
+    assert "docker tag sha256:old-shop-fastapi shop-fastapi:stacks-rollback" in calls
+    assert "docker tag sha256:old-postgres:17.2-alpine postgres:stacks-rollback" in calls
+    assert not [call for call in calls if call.startswith("compose up")], calls

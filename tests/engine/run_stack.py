@@ -272,7 +272,11 @@ class StackRun:
             return
         if "exec" in step:
             command = fill(step["exec"], values)
-            result = self.compose("exec", "-T", component.name, *command, timeout=120, check=False)
+            # from: in the container of the provider of the trip's when (the component's image has no command)
+            where = next((p.name for p in self.stack.providers(step["from"])), None) if "from" in step else component.name
+            if where is None:
+                raise StepFailed(f"exec {command[0]}: no provider of {step['from']} in the stack to run it in")
+            result = self.compose("exec", "-T", where, *command, timeout=120, check=False)
             if result.returncode:
                 raise StepFailed(f"exec {command[0]} exited {result.returncode}: {(result.stderr or result.stdout).strip()[-500:]}")
             body = result.stdout
