@@ -268,17 +268,20 @@ def test_make_help_lists_one_target_per_line(full_project: Path) -> None:
     assert len({line.index(line.split()[2]) for line in lines}) == 1, "descriptions start in one column"
 
 
-def test_make_deploy_restarts_nothing_when_the_build_fails(full_project: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("first", [False, True], ids=["images-there", "first-deploy"])
+def test_make_deploy_restarts_nothing_when_the_build_fails(first: bool, full_project: Path, tmp_path: Path) -> None:
     """.stacks/deploy.sh with docker and docker compose stood in for by scripts that log what they are asked: a
     failed build stops it before anything is restarted or retagged back, saying so; the images that ran are kept
-    under the rollback tag first. (tests/test_engine.py runs it for real, rolling back a build that does not start.)"""
+    under the rollback tag first, and a first deploy, with no image on the host yet, says it has none to keep.
+    (tests/test_engine.py runs it for real, rolling back a build that does not start.)"""
     log = tmp_path / "calls.log"
     fake = tmp_path / "fake"
+    inspect = "exit 1" if first else 'echo "sha256:old-$5"'
     fake.write_text(f"""#!/bin/sh
 echo "$(basename "$0") $*" >> {log}
 case "$*" in
   "config --images") printf 'shop-fastapi\\npostgres:17.2-alpine\\n' ;;
-  "image inspect --format {{{{.Id}}}} "*) echo "sha256:old-$5" ;;
+  "image inspect --format {{{{.Id}}}} "*) {inspect} ;;
   build) exit 1 ;;
 esac
 """)
@@ -291,6 +294,8 @@ esac
     calls = log.read_text().splitlines()
     assert result.returncode == 1, result.stderr
     assert "the build failed (above); nothing was restarted, the stack runs as before" in result.stderr
-    assert "docker tag sha256:old-shop-fastapi shop-fastapi:stacks-rollback" in calls
-    assert "docker tag sha256:old-postgres:17.2-alpine postgres:stacks-rollback" in calls
+    kept = {"docker tag sha256:old-shop-fastapi shop-fastapi:stacks-rollback",
+            "docker tag sha256:old-postgres:17.2-alpine postgres:stacks-rollback"}
+    assert {call for call in calls if call.startswith("docker tag")} == (set() if first else kept), calls
+    assert ("a first deploy, nothing to roll back to" in result.stderr) == first, result.stderr
     assert not [call for call in calls if call.startswith("compose up")], calls

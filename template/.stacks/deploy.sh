@@ -42,10 +42,13 @@ previous=$(
         printf '%s %s\n' "$image" "$id"
     done
 )
-printf '%s\n' "$previous" | while read -r image id; do
-    [ -n "$image" ] && docker_ tag "$id" "$(repository "$image"):$ROLLBACK_TAG"
-done
-[ -n "$previous" ] || say "no image of this stack is on this host yet: a first deploy, nothing to roll back to"
+if [ -n "$previous" ]; then
+    printf '%s\n' "$previous" | while read -r image id; do
+        docker_ tag "$id" "$(repository "$image"):$ROLLBACK_TAG"
+    done
+else
+    say "no image of this stack is on this host yet: a first deploy, nothing to roll back to"
+fi
 
 # 2. The new images.
 compose pull --ignore-buildable --ignore-pull-failures --quiet || say "pull failed; going on with the images here"
