@@ -764,14 +764,12 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                                    f"({', '.join(component.wants) or 'nothing'}); add it under uses, or fix the name")
         for trip in component.round_trips:
             for step in [*trip.get("write", []), *trip["read"]]:
-                if "from" in step and trip.get("when") != step["from"]:
-                    raise CatalogError(f"{path}: round trip '{trip['name']}': from: {step['from']} runs at the "
-                                       f"provider of the trip's when; add when: {step['from']}")
+                for key in ("check", "from"):  # each runs at the provider of the trip's when
+                    if key in step and trip.get("when") != step[key]:
+                        raise CatalogError(f"{path}: round trip '{trip['name']}': {key}: {step[key]} runs at the "
+                                           f"provider of the trip's when; add when: {step[key]}")
                 if "check" not in step:
                     continue
-                if trip.get("when") != step["check"]:
-                    raise CatalogError(f"{path}: round trip '{trip['name']}': check: {step['check']} runs at the "
-                                       f"provider of the trip's when; add when: {step['check']}")
                 lacking = [p.name for p in catalog.providers(step["check"]) if "check" not in p.provides[step["check"]]]
                 if lacking:
                     raise CatalogError(f"{path}: round trip '{trip['name']}' checks {step['check']} at its provider, "
