@@ -496,7 +496,7 @@ def test_killed_main_process_is_restarted_healthy(service: str, running_defaults
 
 def test_make_deploy_rolls_back_when_the_new_build_does_not_start(running_defaults: StackRun) -> None:
     """A change that builds but crashes at start (an exception at import): make deploy builds it, sees the stack
-    not become healthy, gives the image that ran its name back and exits 1 saying so; the stack runs that image
+    not become healthy, gives the image that ran its name back and fails saying so; the stack runs that image
     again, healthy, its data there. Mended, the next make deploy passes."""
     run = running_defaults
     main = run.project / "services" / "fastapi" / "app" / "main.py"

@@ -27,6 +27,7 @@ compose() { $COMPOSE "$@"; }
 docker_() { $DOCKER "$@"; }
 # shellcheck disable=SC2086
 smoke() { $SMOKE; }
+up_and_check() { compose up --detach --wait --wait-timeout "$WAIT" --no-build && smoke; }
 
 repository() {  # an image name without its tag: registry:5000/team/app:1.0 -> registry:5000/team/app
     case ${1##*/} in
@@ -58,7 +59,7 @@ if ! compose build; then
 fi
 
 # 3. Start them and check.
-if compose up --detach --wait --wait-timeout "$WAIT" --no-build && smoke; then
+if up_and_check; then
     say "deployed: every service is healthy and make smoke passed"
     exit 0
 fi
@@ -73,7 +74,7 @@ say "$why: rolling back to the previous images"
 printf '%s\n' "$previous" | while read -r image id; do
     docker_ tag "$id" "$image"
 done
-if compose up --detach --wait --wait-timeout "$WAIT" --no-build && smoke; then
+if up_and_check; then
     say "FAILED: $why; rolled back: the stack runs the previous images again, healthy, and make smoke passes"
 else
     say "FAILED: $why, and the rollback did not become healthy either: see docker compose ps and logs"
