@@ -710,6 +710,30 @@ def _check_alerts(path: Path, name: str, capability: str, alerts: Any, catalog: 
                                f"{' or '.join(scrapers)} scrapes {capability}")
 
 
+def _check_dashboard(path: Path, name: str, capability: str, dashboard: Any, catalog: Catalog) -> None:
+    """provides.<capability>.dashboard: a Grafana dashboard (JSON) in the component's folder, generated only where
+    what it shows is there: where a component of the stack scrapes this one, for a capability a scraper reads
+    (metrics); else where a component of the stack is wired to this one for it (Prometheus's own metrics-query,
+    read by Grafana). Grafana loads every dashboard the stack generates (services/grafana/compose.yaml.jinja)."""
+    if not (isinstance(dashboard, str) and BACKUP_FILE.match(dashboard) and dashboard.endswith(".json")):
+        raise CatalogError(f"{path}: provides.{capability}.dashboard names the file of its Grafana dashboard, e.g. "
+                           "dashboard.json")
+    scrapers = [c.label for c in catalog.components.values() if capability in c.scrapes]
+    readers = [c.label for c in catalog.components.values() if capability in c.wants and c.name != name]
+    if scrapers:
+        expected = f"{{% if stack.scraped('{name}') %}}{dashboard}{{% endif %}}"
+        where = f"where {' or '.join(scrapers)} scrapes {capability}"
+    elif readers:
+        expected = f"{{% if stack.provided('{name}', '{capability}') %}}{dashboard}{{% endif %}}"
+        where = f"where {' or '.join(readers)} is wired to it for {capability}"
+    else:
+        raise CatalogError(f"{path}: provides.{capability}.dashboard: no component reads {capability}, so nothing "
+                           "would show this dashboard; remove dashboard or fix the capability")
+    if not (path.parent / expected).is_file():
+        raise CatalogError(f"{path}: provides.{capability}.dashboard: add the file '{expected}' to {path.parent} (a "
+                           f"Grafana dashboard, its panels querying the datasource uid prometheus), generated only {where}")
+
+
 def _check_catalog(catalog: Catalog, directory: Path) -> None:
     owners: dict[str, str] = {}
     for component in catalog.components.values():
@@ -746,6 +770,8 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
         for capability, data in component.provides.items():
             if "alerts" in data:
                 _check_alerts(path, component.name, capability, data["alerts"], catalog)
+            if "dashboard" in data:
+                _check_dashboard(path, component.name, capability, data["dashboard"], catalog)
         if catalog.categories[component.category].automatic and not (component.requires and component.provides):
             raise CatalogError(f"{path}: a component of the automatic category {component.category} joins a stack "
                                "by itself: it requires what it attaches to (e.g. requires: [[postgresql-protocol]]) "

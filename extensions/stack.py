@@ -161,6 +161,14 @@ class Stack:
         return list(dict.fromkeys((c.name, str(data["alerts"])) for c in scraped for data in c.provides.values()
                                   if "alerts" in data))
 
+    def dashboards(self) -> list[tuple[str, str]]:
+        """(service, file in its folder) of each dashboard the stack generates (provides.<capability>.dashboard):
+        for a capability a scraper reads (metrics), where the service is scraped, as its alert rules are; for
+        another (Prometheus's metrics-query), where a service is wired to it. Grafana loads them all."""
+        scraped = {cap for c in self.catalog.components.values() for cap in c.scrapes}
+        return [(c.name, str(data["dashboard"])) for c in self.components for cap, data in c.provides.items()
+                if "dashboard" in data and (self.scraped(c.name) if cap in scraped else self.provided(c.name, cap))]
+
     # --- ports ------------------------------------------------------------------------------------------
 
     @cached_property

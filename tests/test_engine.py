@@ -104,13 +104,16 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
 
 def watching() -> set[str]:
     """The components that watch the others (Prometheus scrapes them), those that join by themselves for it (the
-    exporters), and those only they use (Alertmanager): they ride along in the cover stacks."""
+    exporters), those only they use (Alertmanager) and those that use only them (Grafana): they ride along in the
+    cover stacks."""
     watchers = {c.name for c in CATALOG.components.values() if c.scrapes}
     consumers = {cap: {c.name for c in CATALOG.components.values() if cap in c.wants} for cap in
                  {cap for c in CATALOG.components.values() for cap in c.provides}}
     only_theirs = {c.name for c in CATALOG.components.values()
                    if c.provides and all(consumers[cap] and consumers[cap] <= watchers for cap in c.provides)}
-    return watchers | only_theirs | {c.name for c in CATALOG.automatic()}
+    theirs_only = {c.name for c in CATALOG.components.values()
+                   if c.wants and all({p.name for p in CATALOG.providers(cap)} <= watchers for cap in c.wants)}
+    return watchers | only_theirs | theirs_only | {c.name for c in CATALOG.automatic()}
 
 
 WATCHING = watching()

@@ -11,6 +11,7 @@ from projects import CATALOG
 from extensions.catalog import load_catalog
 from extensions.keywords import absent_mentions, find_mentions, suggest_stack
 
+
 def expect(**chosen: str | list[str]) -> dict[str, str | list[str]]:
     return {category: chosen.get(category, [] if spec.multiselect else "none")
             for category, spec in CATALOG.questions.items()}
@@ -171,13 +172,40 @@ def _catalog_with(tmp_path: Path, **components: tuple[str, list[str]]):
 
 
 def test_a_multiselect_category_suggests_every_component_it_names(tmp_path: Path) -> None:
-    catalog = _catalog_with(tmp_path, grafana=("monitoring", ["grafana", "dashboards"]))
+    catalog = _catalog_with(tmp_path, netdata=("monitoring", ["netdata"]))
     assert catalog.categories["monitoring"].multiselect
     # in the catalog's order, as the question lists them, whatever order the description names them in
-    assert suggest_stack("FastAPI with Prometheus and grafana", catalog)["monitoring"] == ["grafana", "prometheus"]
-    assert suggest_stack("FastAPI with monitoring, but no grafana", catalog)["monitoring"] == ["prometheus"]
+    assert suggest_stack("FastAPI with Prometheus and netdata", catalog)["monitoring"] == ["netdata", "prometheus"]
+    assert suggest_stack("FastAPI with monitoring, but no netdata", catalog)["monitoring"] == ["prometheus"]
     assert suggest_stack("", catalog)["monitoring"] == []
     assert suggest_stack("FastAPI", catalog)["monitoring"] == []
+
+
+@pytest.mark.parametrize(
+    ("description", "stack"),
+    [
+        ("FastAPI with Grafana", expect(backend="fastapi", monitoring=["grafana", "prometheus"])),
+        ("FastAPI with Grafana dashboards", expect(backend="fastapi", monitoring=["grafana", "prometheus"])),
+        ("Django with a monitoring dashboard", expect(backend="django", monitoring=["grafana", "prometheus"])),
+        ("FastAPI with monitoring dashboards", expect(backend="fastapi", monitoring=["grafana", "prometheus"])),
+        ("an observability dashboard for an Express API",
+         expect(backend="express", monitoring=["grafana", "prometheus"])),
+        ("FastAPI with a Prometheus dashboard", expect(backend="fastapi", monitoring=["grafana", "prometheus"])),
+        ("FastAPI with Grafana and Alertmanager",
+         expect(backend="fastapi", monitoring=["alertmanager", "grafana", "prometheus"])),
+        # refused: the monitoring stays
+        ("FastAPI with monitoring, no Grafana", expect(backend="fastapi", monitoring=["prometheus"])),
+        ("Prometheus, but no Grafana, on Django", expect(backend="django", monitoring=["prometheus"])),
+        # traps: what an app shows its users, and a hyphenated compound
+        ("a dashboard for sales", FULL),
+        ("a dashboard of sales metrics", FULL),
+        ("a sales metrics dashboard", FULL),
+        ("an admin dashboard in Django", expect(backend="django")),
+        ("a Grafana-style chart page on FastAPI", expect(backend="fastapi")),
+    ],
+)
+def test_keywords_choose_grafana_only_for_monitoring(description: str, stack: dict[str, str | list[str]]) -> None:
+    assert suggest_stack(description, CATALOG) == stack
 
 
 # --- technologies the catalog lacks (template/services/not-in-catalog.yml) -------------------------------------------

@@ -72,6 +72,8 @@ IMAGE_COMMANDS = {
     # busybox bases (quay.io/prometheus/busybox): sh and wget beside the binary
     "prom/prometheus:*": {"sh", "wget", "prometheus", "promtool"},
     "prom/alertmanager:*": {"sh", "wget", "alertmanager", "amtool"},
+    # Alpine (its default tags; -ubuntu tags are Ubuntu) with curl installed by its Dockerfile, /run.sh its entrypoint
+    "grafana/grafana:*": {"sh", "bash", "curl", "wget", "grafana"},
     "quay.io/prometheuscommunity/postgres-exporter:*": {"sh", "wget", "postgres_exporter"},
     "prom/mysqld-exporter:*": {"sh", "wget", "mysqld_exporter"},
     "oliver006/redis_exporter:*-alpine": {"sh", "wget", "/redis_exporter"},  # its alpine variant
