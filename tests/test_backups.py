@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from projects import CATALOG, answers_for, copy_project, free_port, with_requirements
+from projects import CATALOG, REPO, answers_for, copy_project, free_port, with_requirements
 from test_apps import LOCAL_SERVERS
 
 NATIVE_COMPOSE = Path(__file__).resolve().parent / "native_compose.py"
@@ -28,6 +28,7 @@ STAMP = re.compile(r"^\d{8}T\d{6}Z$")
 ENGINE_ONLY = {
     "valkey": "this machine has no valkey-server",
     "rabbitmq": "importing definitions would change the machine's shared RabbitMQ, which other tests use",
+    "minio": "this machine has no MinIO: its stream (bucket-backup.sh) is tested below against the stand-in only",
 }
 
 
@@ -189,3 +190,142 @@ def _read(trip: dict, service: NativeService) -> str:
         return run_steps(trip["read"], service, "")
     except AssertionError as error:  # the table went with the data: a read without the value too
         return str(error)
+
+
+# --- MinIO's bucket stream -----------------------------------------------------------------------------------------
+# bucket-backup.sh (the image's: component.yml's dump, check and restore call it) run here under dash and bash, with
+# the MinIO stand-in's Python `minio` and `mc` (tests/engine/standins/...) in place of MinIO's: the real server and
+# mc run it in the engine harness only (test_engine.BACKUP_STACKS).
+
+BUCKET_BACKUP = REPO / "template" / "services" / "minio" / "bucket-backup.sh"
+MINIO_STANDIN = REPO.joinpath("tests", "engine", "standins", *CATALOG.components["minio"].image.replace(":", "/")
+                              .split("/"))
+SHELLS = [shell for shell in ("dash", "bash") if shutil.which(shell)]
+# keys mc's JSON escapes every way Go writes them (\n, \t, \u0001, \u003c, \u2028), and content types mc's
+# --attr must be given quoted (; = and ")
+OBJECTS = {
+    "plain.txt": ("text/plain", b"kept-by-the-backup\n"),
+    "a folder/with spaces.json": ("application/json; charset=utf-8", b'{"a": 1}'),
+    "new\nline & <tag>\tt\u2028\x01 \u00e9t\u00e9 \u6587\u4ef6 \U0001f600\n": ('multipart/mixed; boundary="b=1;"',
+                                                                    bytes(range(256)) * 40),
+    "empty": ("application/octet-stream", b""),
+    "-dash and 'quote'": ("image/png", b"\n\n\x00\n"),
+}
+
+
+@dataclass
+class StandinMinio:
+    env: dict[str, str]
+
+    def mc(self, *args: str, data: bytes | None = None) -> bytes:
+        result = subprocess.run(["mc", *args], input=data, env=self.env, capture_output=True, timeout=60,
+                                check=False)
+        assert result.returncode == 0, result.stderr.decode()
+        return result.stdout
+
+    def script(self, shell: str, action: str, data: bytes | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([shell, str(BUCKET_BACKUP), action], input=data, env=self.env, capture_output=True,
+                              timeout=120, check=False)
+
+    def objects(self) -> dict[str, tuple[str, bytes]]:
+        """The bucket's objects: key -> (content type, bytes), read with mc."""
+        found = {}
+        for line in self.mc("ls", "--recursive", "--json", "stack/files/").decode().splitlines():
+            key = json.loads(line)["key"]
+            stat = json.loads(self.mc("stat", "--no-list", "--json", f"stack/files/{key}"))
+            found[key] = (stat["metadata"]["Content-Type"], self.mc("cat", f"stack/files/{key}"))
+        return found
+
+    def put(self, objects: dict[str, tuple[str, bytes]]) -> None:
+        for key, (kind, body) in objects.items():
+            quoted = '"' + kind.replace('"', '"\'"\'"') + '"'
+            self.mc("pipe", "--attr", f"Content-Type={quoted}", f"stack/files/{key}", data=body)
+
+
+@pytest.fixture
+def standin_minio(tmp_path: Path) -> Iterator[StandinMinio]:
+    """The stand-in's minio on a free port, its bucket files made, and an `mc` on PATH that calls the stand-in's
+    with that port where bucket-backup.sh names the container's (127.0.0.1:9000)."""
+    port, shims = free_port(), tmp_path / "bin"
+    shims.mkdir()
+    (shims / "mc").write_text(
+        "#!/bin/sh\nfor a; do shift; [ \"$a\" = http://127.0.0.1:9000 ] && a=http://127.0.0.1:" + str(port)
+        + '; set -- "$@" "$a"; done\n' + f'exec {sys.executable} {MINIO_STANDIN / "mc"} "$@"\n')
+    (shims / "mc").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}", "MC_CONFIG_DIR": str(tmp_path / "mc"),
+           "MINIO_ROOT_USER": "stacks", "MINIO_ROOT_PASSWORD": secrets.token_hex(12), "MINIO_BUCKET": "files",
+           "TMPDIR": str(tmp_path)}
+    server = subprocess.Popen([sys.executable, str(MINIO_STANDIN / "minio"), "server", str(tmp_path / "data"),
+                               "--address", f"127.0.0.1:{port}", "--console-address", f"127.0.0.1:{free_port()}"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        minio = StandinMinio(env)
+        for _ in range(100):
+            if subprocess.run(["mc", "alias", "set", "stack", "http://127.0.0.1:9000", env["MINIO_ROOT_USER"],
+                               env["MINIO_ROOT_PASSWORD"]], env=env, capture_output=True, check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        minio.mc("mb", "stack/files")
+        yield minio
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_minio_bucket_stream_brings_back_every_object_and_only_those(shell: str, standin_minio: StandinMinio) -> None:
+    standin_minio.put(OBJECTS)
+    dumped = standin_minio.script(shell, "dump")
+    assert dumped.returncode == 0, dumped.stderr.decode()
+    assert dumped.stdout.startswith(b"stacks-minio-bucket 1\n") and dumped.stdout.endswith(b"\nend 5\n")
+    checked = standin_minio.script(shell, "check", dumped.stdout)
+    assert checked.returncode == 0, checked.stderr.decode()
+
+    # after the backup: one object deleted, one changed, one made; restore puts the bucket back as it was
+    standin_minio.mc("rm", "stack/files/plain.txt")
+    standin_minio.put({"empty": ("text/html", b"changed"), "written after/the backup": ("text/plain", b"gone")})
+    restored = standin_minio.script(shell, "restore", dumped.stdout)
+    assert restored.returncode == 0, restored.stderr.decode()
+    assert standin_minio.objects() == OBJECTS
+    again = standin_minio.script(shell, "dump")
+    assert again.stdout == dumped.stdout, "a second dump differs from the first"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_minio_bucket_stream_of_an_empty_bucket_empties_it(shell: str, standin_minio: StandinMinio) -> None:
+    dumped = standin_minio.script(shell, "dump")
+    assert dumped.returncode == 0 and dumped.stdout == b"stacks-minio-bucket 1\nend 0\n", dumped.stderr.decode()
+    assert standin_minio.script(shell, "check", dumped.stdout).returncode == 0
+    standin_minio.put({"made later": ("text/plain", b"x")})
+    restored = standin_minio.script(shell, "restore", dumped.stdout)
+    assert restored.returncode == 0, restored.stderr.decode()
+    assert standin_minio.objects() == {}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_minio_bucket_stream_check_refuses_damage(shell: str, standin_minio: StandinMinio) -> None:
+    standin_minio.put(OBJECTS)
+    stream = standin_minio.script(shell, "dump").stdout
+    first_body = stream.index(b"\n", len("stacks-minio-bucket 1\n")) + 1
+    damaged = {
+        "cut at the end line": stream[:-4],
+        "cut inside an object": stream[:first_body + 3],
+        "cut after the header": stream[:first_body],
+        "cut inside a header": stream[:first_body - 5],
+        "without its end line": stream[:stream.rindex(b"end 5")],
+        "an object shorter than its header says": stream.replace(b"object 19 ", b"object 18 ", 1),
+        "an object longer than its header says": stream.replace(b"object 19 ", b"object 20 ", 1),
+        "a count that is not the objects'": stream.replace(b"end 5", b"end 4"),
+        "bytes after the end": stream + b"x",
+        "a header that is not base64": stream.replace(b"object 19 dGV4", b"object 19 d*V4", 1),
+        "another format": stream.replace(b"stacks-minio-bucket 1", b"stacks-minio-bucket 2"),
+        "nothing": b"",
+    }
+    assert b"object 19 dGV4" in stream, "the damage below is made to plain.txt's header: 19 bytes, text/plain"
+    for what, data in damaged.items():
+        refused = standin_minio.script(shell, "check", data)
+        assert refused.returncode != 0, f"check passed a stream {what}"
+        assert b"bucket-backup: " in refused.stderr, refused.stderr
+    # restore reads nothing but a backup's first line before it empties the bucket
+    assert standin_minio.script(shell, "restore", b"not a backup\n").returncode != 0
+    assert set(standin_minio.objects()) == set(OBJECTS)

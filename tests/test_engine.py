@@ -9,6 +9,7 @@ host's ports), first, while the other worker runs the rest of the suite.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -16,8 +17,10 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -448,10 +451,36 @@ def alerts_at(run: StackRun, manager: str) -> list[dict[str, Any]]:
         return []
 
 
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """An HTTP server on this host, on every interface (the stack's containers reach it at their network's
+    gateway): (its port, the JSON bodies POSTed to it so far)."""
+    received: list[dict[str, Any]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", 0), Receiver)  # the containers reach it at their gateway
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_stopped_service_fires_its_exporters_alert_to_alertmanager_and_it_resolves(running_defaults: StackRun) -> None:
     """Each service whose exporter joined the stack (the datastores, the proxy): stopped, the alert its exporter's
-    rules fire reaches Alertmanager within ALERT_SECONDS (a rule's minute, scrapes and evaluations every 15 s);
-    started again, the alert resolves. All at once, as a host that loses its disk would."""
+    rules fire reaches Alertmanager within ALERT_SECONDS (a rule's minute, scrapes and evaluations every 15 s), and
+    Alertmanager posts it to the webhook set in .env as the generated README says (ALERTMANAGER_WEBHOOK_URL, then
+    up --detach); started again, the alert resolves. All at once, as a host that loses its disk would."""
     run = running_defaults
     managers = [p.name for p in run.stack.providers("alert-routing")]
     watched = [(edge.consumer, edge.provider) for c in run.stack.components if c.category not in CATALOG.questions
@@ -463,15 +492,31 @@ def test_a_stopped_service_fires_its_exporters_alert_to_alertmanager_and_it_reso
         return [a for a in alerts_at(run, manager) if a["labels"].get("job") == exporter
                 and a["status"]["state"] == "active"]
 
+    def posted(exporter: str) -> list[dict[str, Any]]:
+        return [a for body in received for a in body.get("alerts", []) if a["labels"].get("job") == exporter
+                and a["status"] == "firing"]
+
     assert not [e for e, _ in watched if firing(e)], "no alert before anything is stopped"
-    run.compose("stop", *(datastore for _, datastore in watched))
-    try:
-        for exporter, datastore in watched:
-            alerts = wait_for(lambda exporter=exporter: firing(exporter),
-                              f"an alert from {exporter} in {manager} with {datastore} stopped", ALERT_SECONDS)
-            assert all(a["labels"]["severity"] == "critical" for a in alerts), alerts
-    finally:
-        run.compose("start", *(datastore for _, datastore in watched))
+    with webhook_receiver() as (port, received):
+        networks = run.containers()[manager].attrs["NetworkSettings"]["Networks"]
+        gateway = next(n["Gateway"] for n in networks.values() if n.get("Gateway"))
+        env_file = run.project / ".env"
+        env_file.write_text(re.sub(r"(?m)^ALERTMANAGER_WEBHOOK_URL=.*$",
+                                   f"ALERTMANAGER_WEBHOOK_URL=http://{gateway}:{port}/alerts", env_file.read_text()))
+        run.compose("up", "--detach", "--wait", "--no-deps", manager)
+        run.compose("stop", *(datastore for _, datastore in watched))
+        try:
+            for exporter, datastore in watched:
+                alerts = wait_for(lambda exporter=exporter: firing(exporter),
+                                  f"an alert from {exporter} in {manager} with {datastore} stopped", ALERT_SECONDS)
+                assert all(a["labels"]["severity"] == "critical" for a in alerts), alerts
+            for exporter, datastore in watched:  # group_wait is 10 s: each alert's group is posted soon after
+                wait_for(lambda exporter=exporter: posted(exporter),
+                         f"{manager} to post the alert from {exporter} to the webhook at {gateway}:{port} (this "
+                         "host, as the stack's containers reach it)", 60)
+            assert all(body["receiver"] == "stack" and body["status"] == "firing" for body in received), received
+        finally:
+            run.compose("start", *(datastore for _, datastore in watched))
     for exporter, datastore in watched:
         wait_for(lambda exporter=exporter: not firing(exporter),
                  f"the alert from {exporter} to resolve once {datastore} is back", ALERT_SECONDS)
