@@ -41,7 +41,8 @@ COMPONENT_KEYS = {
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word", "automatic", "keyword_default"}
 BACKUP_KEYS = {"file", "dump", "check", "restore", "stopped"}
-BACKUP_FILE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9]+$")
+# a file a component.yml names (a backup, alert rules, a dashboard): lower case, with a suffix saying its format
+FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9]+$")
 
 # The runtime posture of every service, unless its component.yml says otherwise under `runtime:`. Every
 # service also gets no-new-privileges, cap_drop ALL and rotated json-file logs (see Stack.runtime_yaml).
@@ -413,7 +414,7 @@ def _backup(path: Path, spec: Any, datastore: bool) -> dict[str, Any]:
     if not isinstance(spec, dict) or set(spec) - BACKUP_KEYS or BACKUP_KEYS - {"stopped"} - set(spec):
         raise CatalogError(f"{path}: backup holds file, dump, check and restore, and stopped: true where the restore "
                            f"needs the server down ({example})")
-    if not (isinstance(spec["file"], str) and BACKUP_FILE.match(spec["file"])):
+    if not (isinstance(spec["file"], str) and FILE_NAME.match(spec["file"])):
         raise CatalogError(f"{path}: backup.file is the backup's file name with a suffix saying its format, e.g. "
                            "postgres.dump")
     for key in ("dump", "check", "restore"):
@@ -699,7 +700,7 @@ def _check_alerts(path: Path, name: str, capability: str, alerts: Any, catalog: 
     if not scrapers:
         raise CatalogError(f"{path}: provides.{capability}.alerts: no component scrapes {capability}, so nothing "
                            "would load these alert rules; remove alerts or fix the capability")
-    if not (isinstance(alerts, str) and BACKUP_FILE.match(alerts) and alerts.endswith(".yml")):
+    if not (isinstance(alerts, str) and FILE_NAME.match(alerts) and alerts.endswith(".yml")):
         raise CatalogError(f"{path}: provides.{capability}.alerts names the file of its alert rules, e.g. alerts.yml")
     test = alerts.removesuffix(".yml") + ".test.yml"
     for file in (alerts, test):
@@ -715,7 +716,7 @@ def _check_dashboard(path: Path, name: str, capability: str, dashboard: Any, cat
     what it shows is there: where a component of the stack scrapes this one, for a capability a scraper reads
     (metrics); else where a component of the stack is wired to this one for it (Prometheus's own metrics-query,
     read by Grafana). Grafana loads every dashboard the stack generates (services/grafana/compose.yaml.jinja)."""
-    if not (isinstance(dashboard, str) and BACKUP_FILE.match(dashboard) and dashboard.endswith(".json")):
+    if not (isinstance(dashboard, str) and FILE_NAME.match(dashboard) and dashboard.endswith(".json")):
         raise CatalogError(f"{path}: provides.{capability}.dashboard names the file of its Grafana dashboard, e.g. "
                            "dashboard.json")
     scrapers = [c.label for c in catalog.components.values() if capability in c.scrapes]

@@ -76,15 +76,22 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
                 stacks[f"{consumer.name}-{provider.name}"] = answers
                 covered |= _edges(answers)
     # The watchers join the stacks where they watch something not watched yet: their wiring covered at the cost of
-    # a few small containers, never a stack of their own.
+    # a few small containers, never a stack of their own; each only where it adds wiring of its own.
     asked = [n for n in WATCHING if CATALOG.components[n].category in CATALOG.questions]
     for key, answers in stacks.items():
         names = [n for n in Stack(CATALOG, answers).names if CATALOG.components[n].category in CATALOG.questions]
-        watched = answers_for([*names, *(w for w in asked if w not in names)],
-                              **{k: v for k, v in answers.items() if k not in CATALOG.questions})
-        if is_valid(Stack(CATALOG, watched).names) and _edges(watched) - covered - _edges(answers):
-            stacks[key] = watched
-            covered |= _edges(watched)
+        extra = {k: v for k, v in answers.items() if k not in CATALOG.questions}
+        joining = [w for w in asked if w not in names]
+        new = _edges(answers_for([*names, *joining], **extra)) - covered - _edges(answers)
+        if not (is_valid(with_requirements([*names, *joining])) and new):
+            continue
+        for watcher in reversed(list(joining)):  # the last asked first: the ones the others need stay
+            fewer = [w for w in joining if w != watcher]
+            if is_valid(with_requirements([*names, *fewer])) and \
+                    _edges(answers_for([*names, *fewer], **extra)) - covered - _edges(answers) == new:
+                joining = fewer
+        stacks[key] = answers_for([*names, *joining], **extra)
+        covered |= _edges(stacks[key])
     # each HTTP service on its own port too, several at once: a page calls its API across origins there
     direct = [c for c in CATALOG.components.values() if c.http_port and not c.routes]
     unrouted = {n for a in stacks.values() for n in Stack(CATALOG, a).names if not Stack(CATALOG, a).routed_by(n)}
