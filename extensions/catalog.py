@@ -45,7 +45,8 @@ BACKUP_KEYS = {"file", "dump", "check", "restore", "stopped"}
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9]+$")
 
 # The runtime posture of every service, unless its component.yml says otherwise under `runtime:`. Every
-# service also gets no-new-privileges, cap_drop ALL and rotated json-file logs (see Stack.runtime_yaml).
+# service also gets no-new-privileges, cap_drop ALL and rotated logs: json-file, or the stack's log collector's
+# driver (see Stack.runtime_yaml).
 RUNTIME_DEFAULTS: dict[str, Any] = {
     "user": None,          # "uid:gid" it runs as (the image's own USER for a built one); the chart needs it
     "read_only": True,
@@ -58,6 +59,11 @@ RUNTIME_DEFAULTS: dict[str, Any] = {
 }
 # Rules a component may be excused from, with a reason that the fragment shows and tests/test_posture.py reads.
 POSTURE_RULES = ("read_only", "non_root", "healthcheck")
+# provides.<capability>.log_driver: the Docker logging driver with which every service of a stack with this component
+# sends it its output (Stack.logging), to the container port provides.<capability>.port of its own ports.
+LOG_DRIVERS = ("gelf",)
+# A port is tcp unless it says udp (a datagram listener); the host port is allocated as for tcp, from the same numbers.
+PORT_PROTOCOLS = ("tcp", "udp")
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 NUMERIC_USER = re.compile(r"^[0-9]+(?::[0-9]+)?$")
 MEMORY = re.compile(r"^[1-9][0-9]*[kmg]$")
@@ -112,6 +118,7 @@ class Port:
     http: str | None = None  # the path that answers 200 when the service on this port works (make smoke)
     link: str = "/"          # the page a person opens, which the project's README links to
     local_only: str | None = None  # why it is published on 127.0.0.1 only (a UI without a login)
+    protocol: str = "tcp"          # udp for a datagram listener (a GELF log collector): published as <port>/udp
 
 
 @dataclass(frozen=True)
@@ -592,9 +599,15 @@ def _port(path: Path, spec: Any) -> Port:
         host = spec["host"] if isinstance(spec["host"], list) else [spec["host"]]
         port = Port(env=spec["env"], container=int(spec["container"]), host=tuple(int(h) for h in host),
                     help=str(spec["help"]), http=spec.get("http"), link=str(spec.get("link", "/")),
-                    local_only=spec.get("local_only"))
+                    local_only=spec.get("local_only"), protocol=spec.get("protocol", "tcp"))
     except (KeyError, TypeError, ValueError):
         raise CatalogError(f"{path}: each port needs env, container, host (preferred host ports) and help") from None
+    if port.protocol not in PORT_PROTOCOLS:
+        raise CatalogError(f"{path}: port {port.env}: protocol is tcp (the default) or udp, e.g. protocol: udp for a "
+                           "GELF listener")
+    if port.protocol == "udp" and port.http is not None:
+        raise CatalogError(f"{path}: port {port.env}: a udp port answers no HTTP: remove http, or declare the HTTP "
+                           "port as a port of its own")
     if port.local_only is not None and not _one_line(port.local_only):
         raise CatalogError(f"{path}: port {port.env}: local_only is one line saying why the port is published on "
                            "127.0.0.1 only, e.g. \"its web UI has no login\"")
@@ -735,6 +748,23 @@ def _check_dashboard(path: Path, name: str, capability: str, dashboard: Any, cat
                            f"Grafana dashboard, its panels querying the datasource uid prometheus), generated only {where}")
 
 
+def _check_log_driver(path: Path, component: Component, capability: str, data: dict[str, Any],
+                      catalog: Catalog) -> None:
+    """A log collector: every service of its stacks logs to it with Docker's driver `log_driver`, which the engine's
+    daemon sends over UDP to 127.0.0.1:<the host port of its ports: entry whose container port is `port`>."""
+    port = next((p for p in component.ports if p.container == data.get("port")), None)
+    if data["log_driver"] not in LOG_DRIVERS or port is None or port.protocol != "udp" or not port.local_only:
+        raise CatalogError(f"{path}: provides.{capability}: a log collector names the Docker logging driver every "
+                           f"service uses ({' or '.join(LOG_DRIVERS)}) and the container port it listens on, one of "
+                           "its ports with protocol: udp and local_only (the daemon sends to 127.0.0.1), e.g. "
+                           "{log_driver: gelf, port: 12201}")
+    others = [c.name for c in catalog.components.values() if c.name != component.name
+              and any("log_driver" in d for d in c.provides.values())]
+    if others:  # the engine renders one driver per service: two collectors in one stack would need stack_problems
+        raise CatalogError(f"{path}: provides.{capability}.log_driver: {others[0]} is the catalog's log collector "
+                           "already; one collector at a time, until a stack refuses two")
+
+
 def _check_catalog(catalog: Catalog, directory: Path) -> None:
     owners: dict[str, str] = {}
     for component in catalog.components.values():
@@ -744,6 +774,10 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 raise CatalogError(f"{path}: variable {variable} is already declared by {owners[variable]}; prefix it with {component.name.upper().replace('-', '_')}_")
             owners[variable] = component.name
         own = {v.name for v in component.env}
+        udp = [p.env for p in component.ports if p.protocol == "udp"]
+        if udp and "omit" not in component.kubernetes:
+            raise CatalogError(f"{path}: port {udp[0]} is udp, which the Helm chart's Services and NetworkPolicies do "
+                               "not render (TCP only): add kubernetes.omit with the reason, or make the port tcp")
         for capability, data in component.provides.items():
             if not isinstance(data.get("on_demand", False), bool):
                 raise CatalogError(f"{path}: provides.{capability}.on_demand is true (provided only where a component "
@@ -773,6 +807,8 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 _check_alerts(path, component.name, capability, data["alerts"], catalog)
             if "dashboard" in data:
                 _check_dashboard(path, component.name, capability, data["dashboard"], catalog)
+            if "log_driver" in data:
+                _check_log_driver(path, component, capability, data, catalog)
         if catalog.categories[component.category].automatic and not (component.requires and component.provides):
             raise CatalogError(f"{path}: a component of the automatic category {component.category} joins a stack "
                                "by itself: it requires what it attaches to (e.g. requires: [[postgresql-protocol]]) "

@@ -22,6 +22,10 @@ MISSING_SECRET = "{name} is not set. Run make env, or set it in .env"
 DOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
 # Rotated logs: json-file, Docker's default driver, keeps every line forever unless told otherwise.
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
+# Where the stack has a log collector (provides.<capability>.log_driver: gelf), every service sends it its lines over
+# UDP, each carrying these Docker labels (its compose project and service: the collector's labels), and the engine
+# keeps a copy for docker compose logs (its dual-logging cache), rotated like json-file.
+GELF_LABELS = ("com.docker.compose.project", "com.docker.compose.service")
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,22 @@ class Stack:
         scraped = [self.component(t.service) for t in self.scrape_targets(name)] + [self.component(name)]
         return list(dict.fromkeys((c.name, str(data["alerts"])) for c in scraped for data in c.provides.values()
                                   if "alerts" in data))
+
+    @cached_property
+    def log_collector(self) -> tuple[str, Port] | None:
+        """(Docker logging driver, the port it sends to) of the stack's log collector, the component that provides a
+        capability with log_driver (the catalog allows one); None without one: every service keeps json-file."""
+        return next(((str(data["log_driver"]), port) for c in self.components for data in c.provides.values()
+                     if "log_driver" in data for port in c.ports if port.container == data["port"]), None)
+
+    def logging(self) -> tuple[str, dict[str, str]]:
+        """The logging driver and options of every service: to the stack's log collector over UDP on 127.0.0.1
+        (lines sent while it is down are lost), else json-file; rotated either way."""
+        if not self.log_collector:
+            return "json-file", LOG_OPTIONS
+        driver, port = self.log_collector
+        return driver, {f"{driver}-address": f"udp://127.0.0.1:{self.var(port.env)}", "labels": ",".join(GELF_LABELS),
+                        **{f"cache-{key}": value for key, value in LOG_OPTIONS.items()}}
 
     def dashboards(self) -> list[tuple[str, str]]:
         """(service, file in its folder) of each dashboard the stack generates (provides.<capability>.dashboard):
@@ -377,7 +397,8 @@ class Stack:
         if not self.is_published(component):
             return "\n    # No host ports: a datastore stays private to the stack (advanced setting publish_datastores)."
         lines = "".join(
-            f"\n      - \"{address + ':' if address else ''}{self.var(port.env)}:{port.container}\""
+            f"\n      - \"{address + ':' if address else ''}{self.var(port.env)}:{port.container}"
+            f"{'/udp' if port.protocol == 'udp' else ''}\""
             for port, _, address in self.published(name)
         )
         return "\n    ports:" + lines
@@ -400,8 +421,9 @@ class Stack:
         lines += ["deploy:", "  resources:", "    limits:", f"      cpus: {runtime.cpus:g}",
                   f"      memory: {runtime.memory}"]
         restart = '"no"' if runtime.restart == "no" else runtime.restart  # a bare no is YAML's false
-        lines += [f"restart: {restart}", "logging:", "  driver: json-file", "  options:",
-                  *(f'    {key}: "{value}"' for key, value in LOG_OPTIONS.items())]
+        driver, options = self.logging()
+        lines += [f"restart: {restart}", "logging:", f"  driver: {driver}", "  options:",
+                  *(f'    {key}: "{value}"' for key, value in options.items())]
         return "".join(f"\n    {line}" for line in lines)
 
     # --- template files -----------------------------------------------------------------------------------
@@ -466,7 +488,8 @@ def stack_problems(catalog: Catalog, answers: Mapping[str, Any]) -> list[Problem
             # a choice already made in that category that does not provide it (Memcached for task results)
             lacking = [c.label for c in stack.components if c.category in by_category and c is not component]
             if lacking:
-                needs = f"{needs} that provides {' or '.join(group)}, which {' and '.join(lacking)} does not"
+                verb = "does" if len(lacking) == 1 else "do"
+                needs = f"{needs} that provides {' or '.join(group)}, which {' and '.join(lacking)} {verb} not"
             drop = (f"remove {component.name} from {component.category}"
                     if catalog.categories[component.category].multiselect else f"set {component.category} to {NONE}")
             problems.append(Problem(asked_at, f"{component.label} needs {needs}: {fixes}, or {drop}"))

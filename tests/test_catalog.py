@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from projects import CATALOG, REPO
+from projects import CATALOG, REPO, answers_for
 
 from extensions.catalog import NONE, PINNED_IMAGE, CatalogError, load_catalog
+from extensions.stack import Stack
 
 QUESTIONS = yaml.safe_load((REPO / "copier.yml").read_text())
 SERVICES = REPO / "template" / "services"
@@ -140,6 +141,12 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"uses": ["cache"], "round_trips": [{"name": "x", "read": [{"exec": ["ls"], "from": "cache"}]}]},
          "runs at the provider of the trip's when"),
         ({"category": "exporter"}, "joins a stack by itself: it requires what it attaches to"),
+        ({"ports": [{"env": "POSTGRES_HOST_PORT", "container": 5432, "host": 5432, "help": "x", "protocol": "sctp"}]},
+         "protocol is tcp (the default) or udp"),
+        ({"ports": [{"env": "POSTGRES_HOST_PORT", "container": 5432, "host": 5432, "help": "x", "protocol": "udp",
+                     "http": "/health"}]}, "a udp port answers no HTTP"),
+        ({"ports": [{"env": "POSTGRES_HOST_PORT", "container": 5432, "host": 5432, "help": "x", "protocol": "udp"}]},
+         "is udp, which the Helm chart's Services and NetworkPolicies do not render"),
     ],
 )
 def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, fix: str) -> None:
@@ -150,6 +157,24 @@ def test_catalog_mistakes_are_refused_with_the_fix(tmp_path: Path, edit: dict, f
     spec_file.write_text(yaml.safe_dump(spec))
     with pytest.raises(CatalogError, match=re.escape(fix)):
         load_catalog(services)
+
+
+def test_a_udp_port_is_published_as_udp_from_the_same_host_ports(tmp_path: Path) -> None:
+    """protocol: udp publishes <host>:<container>/udp (127.0.0.1 where local_only), its host port allocated from the
+    same numbers as every tcp port (a udp and a tcp listener could share one: kept simple, they never do)."""
+    services = _catalog_copy(tmp_path)
+    spec_file = services / "postgres" / "component.yml"
+    spec = yaml.safe_load(spec_file.read_text())
+    spec["ports"].append({"env": "POSTGRES_SYSLOG_HOST_PORT", "container": 5514, "host": [5432], "protocol": "udp",
+                          "local_only": "a syslog listener takes lines from anyone", "help": "syslog"})
+    spec["kubernetes"] = {"omit": "a cluster runs its own"}
+    spec_file.write_text(yaml.safe_dump(spec))
+    catalog = load_catalog(services)
+    assert [p.protocol for p in catalog.components["postgres"].ports] == ["tcp", "udp"]
+    stack = Stack(catalog, answers_for(["postgres"], catalog))
+    assert stack.ports == {"POSTGRES_HOST_PORT": 5432, "POSTGRES_SYSLOG_HOST_PORT": 5433}
+    assert stack.ports_yaml("postgres") == ('\n    ports:\n      - "127.0.0.1:${POSTGRES_HOST_PORT:-5432}:5432"'
+                                            '\n      - "127.0.0.1:${POSTGRES_SYSLOG_HOST_PORT:-5433}:5514/udp"')
 
 
 def test_an_automatic_category_has_no_default_and_no_keywords(tmp_path: Path) -> None:

@@ -113,17 +113,12 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
 
 
 def watching() -> set[str]:
-    """The components that watch the others (Prometheus scrapes them), those that join by themselves for it (the
-    exporters), those only they use (Alertmanager) and those that use only them (Grafana): they ride along in the
-    cover stacks."""
-    watchers = {c.name for c in CATALOG.components.values() if c.scrapes}
-    consumers = {cap: {c.name for c in CATALOG.components.values() if cap in c.wants} for cap in
-                 {cap for c in CATALOG.components.values() for cap in c.provides}}
-    only_theirs = {c.name for c in CATALOG.components.values()
-                   if c.provides and all(consumers[cap] and consumers[cap] <= watchers for cap in c.provides)}
-    theirs_only = {c.name for c in CATALOG.components.values()
-                   if c.wants and all({p.name for p in CATALOG.providers(cap)} <= watchers for cap in c.wants)}
-    return watchers | only_theirs | theirs_only | {c.name for c in CATALOG.automatic()}
+    """The components that watch the others: the category of those that scrape (Prometheus's: Alertmanager, Grafana,
+    the log store and its collector beside it) and those that join by themselves for them (the exporters). They ride
+    along in the cover stacks."""
+    categories = {c.category for c in CATALOG.components.values() if c.scrapes}
+    return {c.name for c in CATALOG.components.values() if c.category in categories} | \
+        {c.name for c in CATALOG.automatic()}
 
 
 WATCHING = watching()
@@ -163,8 +158,8 @@ def on_free_ports(answers: dict[str, Any]) -> dict[str, Any]:
     for offset in [own, *(o for o in range(10000, 50001, 10000) if o != own)]:
         moved = {**answers, "host_port_offset": offset}
         stack = Stack(CATALOG, moved)
-        if all(port_free(address or "0.0.0.0", host)
-               for c in stack.components for _, host, address in stack.published(c.name)):
+        if all(port_free(address or "0.0.0.0", host, port.protocol)
+               for c in stack.components for port, host, address in stack.published(c.name)):
             if offset != own:
                 print(f"{answers.get('project_name')}: host ports in use here, run with host_port_offset={offset}",
                       file=sys.stderr)

@@ -65,7 +65,14 @@ def dashboard_json(name: str, folder_file: str) -> dict[str, Any]:
 
 
 def queries(board: dict[str, Any]) -> list[str]:
-    return [target["expr"] for panel in board["panels"] for target in panel.get("targets", [])]
+    """The PromQL of a dashboard's panels (LogQL, a Loki datasource's, is test_logs.py's)."""
+    return [target["expr"] for panel in board["panels"] for target in panel.get("targets", [])
+            if target["datasource"]["type"] == "prometheus"]
+
+
+def datasource(capability: str) -> dict[str, str]:
+    """The provisioned datasource a dashboard's panels query: Loki's for the logs, Prometheus's for metrics."""
+    return {"type": "loki", "uid": "loki"} if capability == "logs-query" else {"type": "prometheus", "uid": "prometheus"}
 
 
 # --- wiring ------------------------------------------------------------------------------------------------------
@@ -84,15 +91,16 @@ def test_grafana_requires_a_prometheus_and_gets_its_url() -> None:
 
 @pytest.mark.parametrize("names", [*STACKS.values(), *PAIRWISE], ids=[*STACKS, *map("+".join, PAIRWISE)])
 def test_provisioning_follows_the_stack(names: list[str], tmp_path: Path) -> None:
-    """One datasource, Prometheus's, with the URL from the environment; a dashboard mounted for each scraped service
+    """Prometheus's datasource (and Loki's where the stack keeps logs), from the environment; a dashboard mounted for each scraped service
     and Prometheus, each generated in its own folder, and no other."""
     stack = Stack(CATALOG, answers_for(names))
     project = copy_project(tmp_path / "p", answers_for(names, project_name="Shop"))
     provisioning = project / "services" / "grafana" / "provisioning"
     datasources = yaml.safe_load((provisioning / "datasources" / "datasources.yml").read_text())
     assert datasources["apiVersion"] == 1
+    logs = [("loki", "loki", "${LOKI_URL}", False)] if stack.providers("logs-query") else []
     assert [(d["uid"], d["type"], d["url"], d["isDefault"]) for d in datasources["datasources"]] == [
-        ("prometheus", "prometheus", "${PROMETHEUS_URL}", True)]
+        ("prometheus", "prometheus", "${PROMETHEUS_URL}", True), *logs]
     providers = yaml.safe_load((provisioning / "dashboards" / "dashboards.yml").read_text())["providers"]
     assert [(p["type"], p["options"]["path"], p["folder"]) for p in providers] == [
         ("file", "/etc/grafana/dashboards", "Shop")]
@@ -130,8 +138,8 @@ def test_folder_name_keeps_a_dollar_of_the_project_name(tmp_path: Path) -> None:
 
 # --- dashboards --------------------------------------------------------------------------------------------------
 
-def test_the_dashboards_cover_every_metrics_provider_and_prometheus() -> None:
-    providers = {c.name for c in CATALOG.providers("metrics")} | {c.name for c in CATALOG.providers("metrics-query")}
+def test_the_dashboards_cover_every_metrics_provider_prometheus_and_the_log_store() -> None:
+    providers = {c.name for cap in ("metrics", "metrics-query", "logs-query") for c in CATALOG.providers(cap)}
     assert {name for name, *_ in DASHBOARDS} == providers
 
 
@@ -141,11 +149,11 @@ def test_dashboard_loads_and_queries_the_provisioned_datasource(name: str, capab
     board = dashboard_json(name, folder_file)
     assert board["uid"].startswith("stacks-"), "a dashboard's uid is stacks-<what it shows>"
     assert len(board["uid"]) <= 40 and board["title"] and board.get("id") is None
-    assert board["panels"] and all(p["type"] in ("timeseries", "stat") for p in board["panels"])
+    assert board["panels"] and all(p["type"] in ("timeseries", "stat", "logs") for p in board["panels"])
     ids = [p["id"] for p in board["panels"]]
     assert len(ids) == len(set(ids))
     for panel in board["panels"]:
-        assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}
+        assert panel["datasource"] == datasource(capability)
         assert panel["targets"] and all(t["datasource"] == panel["datasource"] for t in panel["targets"])
     if capability == "metrics":  # its own job: Prometheus's job_name is the service's name
         assert all(f'job="{name}"' in expr for expr in queries(board)), "a panel reads another service's metrics"

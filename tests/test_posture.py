@@ -79,6 +79,10 @@ IMAGE_COMMANDS = {
     "oliver006/redis_exporter:*-alpine": {"sh", "wget", "/redis_exporter"},  # its alpine variant
     # FROM scratch: the exporter and CA certificates only, so no healthcheck (runtime.exceptions.healthcheck)
     "nginx/nginx-prometheus-exporter:*": {"/usr/bin/nginx-prometheus-exporter"},
+    # distroless static (no shell, wget or curl); `loki -health` asks /ready (cmd/loki/health.go, Loki 3.6.5 and later)
+    "grafana/loki:*": {"/usr/bin/loki"},
+    # Ubuntu noble with ca-certificates, libsystemd0 and tzdata (its Dockerfile): bash and coreutils, no curl or wget
+    "grafana/alloy:*": {"sh", "bash", "grep", "head", "/bin/alloy"},
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")
@@ -403,9 +407,15 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
               f"no memory and CPU limits (deploy.resources.limits: {limits})")
         check(service.get("restart") in ("always", "unless-stopped", "on-failure"),
               f"restart policy is {service.get('restart')}")
-        logging = service.get("logging", {})
-        check(logging.get("driver") == LOG_DRIVER and {"max-size", "max-file"} <= set(logging.get("options", {})),
-              f"logs are not rotated ({logging})")
+        logging, collector = service.get("logging", {}), stack.log_collector
+        options = logging.get("options", {})
+        if collector:  # every service sends its lines to the stack's collector on 127.0.0.1; the engine's copy rotated
+            check(logging.get("driver") == collector[0] and {"cache-max-size", "cache-max-file"} <= set(options)
+                  and options.get(f"{collector[0]}-address") == f"udp://127.0.0.1:{stack.ports[collector[1].env]}",
+                  f"logs do not go to the stack's log collector, or its cache is not rotated ({logging})")
+        else:
+            check(logging.get("driver") == LOG_DRIVER and {"max-size", "max-file"} <= set(options),
+                  f"logs are not rotated ({logging})")
         image = runtime_image(project, service)
         check(bool(PINNED_IMAGE.match(image)), f"image {image} is not pinned to a version")
         if "build" in service:

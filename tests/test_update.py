@@ -356,19 +356,22 @@ def test_update_between_untagged_commits_still_migrates(tmp_path: Path) -> None:
 
 def lifecycle_stacks() -> dict[str, tuple[list[str], list[str], str]]:
     """For each component: (a valid stack without it, the same stack with it and what it requires, the component
-    whose answer brings it: its own, or for one that joins by itself, what wants it (Prometheus, an exporter))."""
+    whose answer brings it: its own, or for one that joins by itself, what wants it (Prometheus, an exporter)).
+    What cannot be without it (Loki without its collector Alloy, and Alloy without Loki) comes and goes with it."""
     stacks = {}
     for component in CATALOG.components.values():
         with_it = with_requirements([component.name])
         asked = component.name
         if component.category not in CATALOG.questions:
             asked = next(n for n in with_it if set(component.provides) & set(CATALOG.components[n].wants))
-        without = [n for n in with_it if n not in (component.name, asked)]
+        together = {component.name, asked} | {n for n in with_it if component.name in with_requirements([n])}
+        without = [n for n in with_it if n not in together]
         others = [default for category, default in DEFAULTS.items() if category != component.category]
         for extra in [[], *([d] for d in others)]:
             base = [*without, *(n for n in extra if n not in without)]
-            if base and is_valid(base) and is_valid([*base, asked]):
-                stacks[component.name] = (base, [*base, asked], asked)
+            added = [n for n in with_it if n in together and CATALOG.components[n].category in CATALOG.questions]
+            if base and is_valid(base) and is_valid([*base, *added]):
+                stacks[component.name] = (base, [*base, *added], asked)
                 break
         else:
             pytest.fail(f"{component.name}: no valid stack without it to add it to")

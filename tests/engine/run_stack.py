@@ -156,9 +156,9 @@ class StackRun:
         found = self.engine.client.containers.list(all=True, filters={"label": f"com.docker.compose.project={self.name}"})
         return {c.labels.get("com.docker.compose.service"): c for c in found}
 
-    def published_ports(self) -> list[tuple[str, int]]:
+    def published_ports(self) -> list[tuple[str, int, str]]:
         env = self.env()
-        return [(address or "0.0.0.0", int(env.get(port.env, host)))
+        return [(address or "0.0.0.0", int(env.get(port.env, host)), port.protocol)
                 for component in self.stack.components for port, host, address in self.stack.published(component.name)]
 
     # --- stages ---------------------------------------------------------------------------------------------
@@ -172,7 +172,8 @@ class StackRun:
                 else:
                     raise StepFailed(f"containers of a compose project named {self.name} exist in this engine: "
                                      "choose another project_slug in the answers, or remove them yourself")
-            busy = [f"{address}:{port}" for address, port in self.published_ports() if not port_free(address, port)]
+            busy = [f"{address}:{port}/{protocol}" for address, port, protocol in self.published_ports()
+                    if not port_free(address, port, protocol)]
             if busy:
                 raise StepFailed(f"in use on this machine: {', '.join(busy)}; set host_port_offset in the answers "
                                  "(e.g. 20000) to move every host port")
@@ -443,8 +444,10 @@ def _upload(method: str, url: str, body: bytes, timeout: float, headers: dict[st
         connection.close()
 
 
-def port_free(address: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def port_free(address: str, port: int, protocol: str = "tcp") -> bool:
+    """Nothing of this machine listens on (address, port) for `protocol` (a udp port is busy only for a UDP bind)."""
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((address, port))
