@@ -215,6 +215,10 @@ class Component:
         """The port whose HTTP service the component's requests, its smoke check and a proxy's health use."""
         return next((port for port in self.ports if port.http), None)
 
+    def port_at(self, container: Any) -> Port | None:
+        """Its ports: entry of this container port (what provides.<capability>.port names), or None."""
+        return next((port for port in self.ports if port.container == container), None)
+
     @property
     def requirements(self) -> tuple[tuple[str, ...], ...]:
         """Each group of capabilities of which the stack must have one for this component to work."""
@@ -752,7 +756,7 @@ def _check_log_driver(path: Path, component: Component, capability: str, data: d
                       catalog: Catalog) -> None:
     """A log collector: every service of its stacks logs to it with Docker's driver `log_driver`, which the engine's
     daemon sends over UDP to 127.0.0.1:<the host port of its ports: entry whose container port is `port`>."""
-    port = next((p for p in component.ports if p.container == data.get("port")), None)
+    port = component.port_at(data.get("port"))
     if data["log_driver"] not in LOG_DRIVERS or port is None or port.protocol != "udp" or not port.local_only:
         raise CatalogError(f"{path}: provides.{capability}: a log collector names the Docker logging driver every "
                            f"service uses ({' or '.join(LOG_DRIVERS)}) and the container port it listens on, one of "

@@ -169,8 +169,8 @@ class Stack:
     def log_collector(self) -> tuple[str, Port] | None:
         """(Docker logging driver, the port it sends to) of the stack's log collector, the component that provides a
         capability with log_driver (the catalog allows one); None without one: every service keeps json-file."""
-        return next(((str(data["log_driver"]), port) for c in self.components for data in c.provides.values()
-                     if "log_driver" in data for port in c.ports if port.container == data["port"]), None)
+        return next(((str(data["log_driver"]), c.port_at(data["port"])) for c in self.components
+                     for data in c.provides.values() if "log_driver" in data), None)
 
     def logging(self) -> tuple[str, dict[str, str]]:
         """The logging driver and options of every service: to the stack's log collector over UDP on 127.0.0.1
@@ -296,7 +296,7 @@ class Stack:
         """What the reverse proxy `name` serves, longest path first so "/" is the fallback."""
         routes = [
             Route(str(p.provides[cap]["path"]), p.name, int(p.provides[cap]["port"]), cap,
-                  next((port.http for port in p.ports if port.container == int(p.provides[cap]["port"])), None))
+                  getattr(p.port_at(int(p.provides[cap]["port"])), "http", None))
             for cap in self.component(name).routes
             for p in self.providers(cap)
         ]

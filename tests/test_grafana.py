@@ -91,8 +91,8 @@ def test_grafana_requires_a_prometheus_and_gets_its_url() -> None:
 
 @pytest.mark.parametrize("names", [*STACKS.values(), *PAIRWISE], ids=[*STACKS, *map("+".join, PAIRWISE)])
 def test_provisioning_follows_the_stack(names: list[str], tmp_path: Path) -> None:
-    """Prometheus's datasource (and Loki's where the stack keeps logs), from the environment; a dashboard mounted for each scraped service
-    and Prometheus, each generated in its own folder, and no other."""
+    """Prometheus's datasource (and Loki's where the stack keeps logs), from the environment; a dashboard mounted
+    for each scraped service and Prometheus, each generated in its own folder, and no other."""
     stack = Stack(CATALOG, answers_for(names))
     project = copy_project(tmp_path / "p", answers_for(names, project_name="Shop"))
     provisioning = project / "services" / "grafana" / "provisioning"
