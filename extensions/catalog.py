@@ -36,9 +36,17 @@ COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
     "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from", "tls",
     "volatile", "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes", "backup",
-    "scrapes",
+    "scrapes", "job", "service",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
+# service: false — a component with no container of its own (a DuckDB file): what it is lives in what it provides
+# (a volume its consumers mount, their environment). Its fragment holds only that volume; it has none of these.
+SERVICE_KEYS = {"image", "build_image", "build_from", "ports", "runtime", "round_trips", "health_checks", "job",
+                "ci", "tests", "routes", "scrapes", "tls", "volatile", "kubernetes"}
+# provides.<capability>.volume: a named volume (the provider's fragment declares it) that every service wired to the
+# capability mounts at `mount`
+VOLUME_KEYS = {"name", "mount"}
+VOLUME_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word", "automatic", "keyword_default"}
 BACKUP_KEYS = {"file", "dump", "check", "restore", "stopped"}
 # a file a component.yml names (a backup, alert rules, a dashboard): lower case, with a suffix saying its format
@@ -96,8 +104,9 @@ ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
 # {targets_up: <path>}: its targets API (Prometheus's /api/v1/targets, asked inside its container on its http port)
 # lists every scrape target the stack gives it as up, within a minute. An exec step with `from: <capability>` (the
 # round trip's `when`) runs in the container of that capability's provider instead: for an image with no command
-# to run (FROM scratch), whose service another container of the stack reaches by name.
-STEP_KEYS = {"request", "exec", "json", "status", "expect", "contains", "keep", "timeout", "headers",
+# to run (FROM scratch), whose service another container of the stack reaches by name. A job's step is
+# {run: [args]}: `docker compose run --rm <job> args` (a job has no running container to exec in), with contains.
+STEP_KEYS = {"request", "exec", "run", "json", "status", "expect", "contains", "keep", "timeout", "headers",
              "expect_headers", "repeat", "body_size", "body", "from"}
 REQUEST = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE) /\S*$")
 # How a component was shown to run (the README's catalog table says it): in the engine harness with the real
@@ -204,6 +213,9 @@ class Component:
     name_is_a_word: bool = False  # an English word ("express"): only its keywords, whole phrases, choose it
     kubernetes: dict[str, Any] = field(default_factory=dict)  # env: what only the Helm chart sets, each with a why
     backup: dict[str, Any] = field(default_factory=dict)  # how make backup and make restore save and bring back its data
+    # runs to completion instead of serving (a pipeline step): its command; `make pipeline` runs the stack's jobs
+    job: tuple[str, ...] = ()
+    service: bool = True  # false: no container of its own (a file in a volume its consumers mount)
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -365,7 +377,12 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
     unknown = set(spec) - COMPONENT_KEYS
     if unknown:
         raise CatalogError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(COMPONENT_KEYS)}")
-    missing = REQUIRED_COMPONENT_KEYS - set(spec)
+    service = _flag(path, "service", spec.get("service", True))
+    if not service and set(spec) & SERVICE_KEYS:
+        raise CatalogError(f"{path}: a component with service: false has no container, so no "
+                           f"{', '.join(sorted(set(spec) & SERVICE_KEYS))}: it is what its consumers mount "
+                           "(provides.<capability>.volume) and read from their environment (provides.<capability>.env)")
+    missing = REQUIRED_COMPONENT_KEYS - set(spec) - (set() if service else {"image"})
     if missing:
         raise CatalogError(f"{path}: add the missing keys {sorted(missing)}")
     if spec["category"] not in categories:
@@ -373,8 +390,11 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
     for key in ("image", "build_image"):
         if key in spec and not PINNED_IMAGE.match(str(spec[key])):
             raise CatalogError(f"{path}: {key} '{spec[key]}' must be pinned to an exact version tag, e.g. postgres:17.2-alpine")
-    runtime = _runtime(path, spec.get("runtime") or {})
-    if runtime.user is None and "non_root" not in runtime.exceptions:
+    job = _job(path, spec)
+    runtime = _runtime(path, {**({"restart": "no"} if job else {}), **(spec.get("runtime") or {})})
+    if job and runtime.restart != "no":
+        raise CatalogError(f"{path}: a job is run, not restarted: set runtime.restart to \"no\" or leave it out")
+    if service and runtime.user is None and "non_root" not in runtime.exceptions:
         raise CatalogError(f"{path}: set runtime.user to the numeric uid:gid the service runs as (for an image built "
                            "from its Dockerfile, the Dockerfile's USER): the Helm chart runs it as that user")
     return Component(
@@ -383,7 +403,7 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         category=spec["category"],
         summary=str(spec["summary"]),
         keywords=_words(path, "keywords", spec["keywords"]),
-        image=str(spec["image"]),
+        image=str(spec.get("image", "")),
         build_image=spec.get("build_image"),
         build_from=spec.get("build_from"),
         datastore=bool(spec.get("datastore", False)),
@@ -406,7 +426,31 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
         kubernetes=_kubernetes(path, spec.get("kubernetes") or {}),
         backup=_backup(path, spec.get("backup"), datastore=bool(spec.get("datastore")) and "volatile" not in spec),
+        job=job,
+        service=service,
     )
+
+
+def _job(path: Path, spec: dict[str, Any]) -> tuple[str, ...]:
+    """job: {command: [argv]}: runs to completion, started by `make pipeline` (compose run), never by `up`. Only a
+    job's round trips have run steps, and only run steps."""
+    steps = [step for trip in spec.get("round_trips") or [] if isinstance(trip, dict)
+             for phase in ("write", "read") for step in trip.get(phase) or [] if isinstance(step, dict)]
+    if "job" not in spec:
+        if any("run" in step for step in steps):
+            raise CatalogError(f"{path}: run steps start a job's container; a service that keeps running is checked "
+                               "with exec or request steps instead")
+        return ()
+    job = spec["job"]
+    if not (isinstance(job, dict) and set(job) == {"command"} and isinstance(job["command"], list) and job["command"]
+            and all(isinstance(a, str) and a for a in job["command"])):
+        raise CatalogError(f"{path}: job is {{command: [argv]}}, the command it runs to completion, e.g. "
+                           "job: {command: [python, pipeline.py]}")
+    served = [key for key in ("ports", "health_checks") if spec.get(key)]
+    if served or any(set(step) & {"request", "exec", "check"} for step in steps):
+        raise CatalogError(f"{path}: a job runs to completion, so it has no ports, health_checks, requests or exec "
+                           "steps: check it with run steps, e.g. {run: [python, pipeline.py], contains: rows loaded}")
+    return tuple(job["command"])
 
 
 def _backup(path: Path, spec: Any, datastore: bool) -> dict[str, Any]:
@@ -482,9 +526,13 @@ def _step(path: Path, name: str, step: Any) -> None:
             raise CatalogError(f"{where}: a check step is only check: <capability> (the steps its provider declares "
                                "under provides.<capability>.check), e.g. {check: smtp}")
         return
-    if not isinstance(step, dict) or set(step) - STEP_KEYS or len({"request", "exec"} & set(step)) != 1:
-        raise CatalogError(f"{where}: a step is either request: \"METHOD /path\" or exec: [command, args], with "
-                           f"any of {', '.join(sorted(STEP_KEYS - {'request', 'exec'}))}")
+    if not isinstance(step, dict) or set(step) - STEP_KEYS or len({"request", "exec", "run"} & set(step)) != 1:
+        raise CatalogError(f"{where}: a step is either request: \"METHOD /path\", exec: [command, args] or, for a "
+                           f"job, run: [args], with any of {', '.join(sorted(STEP_KEYS - {'request', 'exec', 'run'}))}")
+    if "run" in step and (set(step) - {"run", "contains"} or not isinstance(step["run"], list) or not step["run"]
+                          or not all(isinstance(a, str) for a in step["run"])):
+        raise CatalogError(f"{where}: a run step is run: [args] (the job's container run with them) with contains "
+                           "only, e.g. {run: [python, pipeline.py, --count], contains: rows}")
     if "request" in step and not REQUEST.match(str(step["request"])):
         raise CatalogError(f"{where}: request '{step['request']}' must be a method and a path, e.g. GET /health")
     if "exec" in step and (not isinstance(step["exec"], list) or not step["exec"]
@@ -769,6 +817,32 @@ def _check_log_driver(path: Path, component: Component, capability: str, data: d
                            "already; one collector at a time, until a stack refuses two")
 
 
+def _check_volume(path: Path, capability: str, volume: Any) -> None:
+    example = "e.g. volume: {name: warehouse-data, mount: /data/warehouse}"
+    if not (isinstance(volume, dict) and set(volume) == VOLUME_KEYS and VOLUME_NAME.match(str(volume["name"]))
+            and re.match(r"^/[\w./-]+$", str(volume["mount"]))):
+        raise CatalogError(f"{path}: provides.{capability}.volume names the volume its fragment declares (lowercase "
+                           f"letters, digits, hyphens) and the absolute path each consumer mounts it at, {example}")
+
+
+def _check_job_order(catalog: Catalog, directory: Path) -> None:
+    """`make pipeline` runs a job after the jobs whose capabilities it wants: none may want, through others, its own."""
+    jobs = [c for c in catalog.components.values() if c.job]
+    after = {j.name: {p.name for cap in j.wants for p in catalog.providers(cap) if p.job and p.name != j.name}
+             for j in jobs}
+    for job in jobs:
+        seen, todo = set(), list(after[job.name])
+        while todo:
+            name = todo.pop()
+            if name == job.name:
+                raise CatalogError(f"{directory / job.name / COMPONENT_FILE}: the jobs {', '.join(sorted(seen))} and "
+                                   f"{job.name} want what each other provide, so make pipeline has no order to run "
+                                   "them in: drop one of those capabilities from uses or requires")
+            if name not in seen:
+                seen.add(name)
+                todo += after[name]
+
+
 def _check_catalog(catalog: Catalog, directory: Path) -> None:
     owners: dict[str, str] = {}
     for component in catalog.components.values():
@@ -779,6 +853,9 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
             owners[variable] = component.name
         own = {v.name for v in component.env}
         udp = [p.env for p in component.ports if p.protocol == "udp"]
+        if component.job and "omit" not in component.kubernetes:
+            raise CatalogError(f"{path}: a job runs to completion, which the Helm chart does not render (it deploys "
+                               "services): add kubernetes.omit with the reason, e.g. run it with make pipeline")
         if udp and "omit" not in component.kubernetes:
             raise CatalogError(f"{path}: port {udp[0]} is udp, which the Helm chart's Services and NetworkPolicies do "
                                "not render (TCP only): add kubernetes.omit with the reason, or make the port tcp")
@@ -796,6 +873,8 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 _step(path, f"provides.{capability}.check", step)
             if any("request" in c for c in checks) and not component.http_port:
                 raise CatalogError(f"{path}: provides.{capability}.check sends requests, so one of its ports needs http")
+            if "volume" in data:
+                _check_volume(path, capability, data["volume"])
             for key, value in (data.get("env") or {}).items():
                 stray = set(VARIABLE_REFERENCE.findall(str(value))) - own
                 if stray:
@@ -845,6 +924,7 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 and not component.http_port:
             raise CatalogError(f"{path}: its round trips send requests, so one of its ports needs http: the path that "
                                "answers when it works (e.g. http: /health)")
+    _check_job_order(catalog, directory)
     known = {kw: c.name for c in catalog.components.values() for kw in (c.name, *c.keywords)}
     known.update({kw: cat.name for cat in catalog.categories.values() for kw in cat.phrases})
     for entry in catalog.absent.values():

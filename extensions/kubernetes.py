@@ -64,8 +64,9 @@ class KubernetesView(Stack):
     @cached_property
     def deployed(self) -> list[Component]:
         """The components the chart runs: all but the reverse proxies, whose work the Ingress does, and those it
-        omits with their reason (kubernetes.omit: Prometheus, where a cluster runs its own)."""
-        return [c for c in self.components if not c.routes and not c.kubernetes.get("omit")]
+        omits with their reason (kubernetes.omit: Prometheus, where a cluster runs its own), and those with no
+        container (service: false: a file its consumers mount)."""
+        return [c for c in self.components if not c.routes and not c.kubernetes.get("omit") and c.service]
 
     @cached_property
     def deployed_names(self) -> set[str]:

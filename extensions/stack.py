@@ -6,6 +6,7 @@ renders up to three times during an update) produces the same files.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -264,10 +265,33 @@ class Stack:
         looked_up = {*self.component(name).routes, *self.component(name).scrapes}
         conditions: dict[str, str] = {}
         for edge in self.wiring(name):
+            if not self.component(edge.provider).service or self.component(edge.provider).job:
+                continue  # a file in a volume (DuckDB) has no container; a job is run in order, by make pipeline
             condition = "service_started" if edge.capability in looked_up else "service_healthy"
             if conditions.get(edge.provider) != "service_healthy":
                 conditions[edge.provider] = condition
         return conditions
+
+    def volumes(self, name: str) -> list[tuple[str, str]]:
+        """(volume, mount) of each volume `name` mounts: what the providers it is wired to declare under
+        provides.<capability>.volume (DuckDB's file), once each."""
+        mounts = {str(v["name"]): str(v["mount"]) for edge in self.wiring(name)
+                  if (v := self.component(edge.provider).provides[edge.capability].get("volume"))}
+        return list(mounts.items())
+
+    @property
+    def jobs(self) -> list[str]:
+        """The stack's jobs in the order `make pipeline` runs them: one that uses what another provides after it
+        (the transformation after the ingestion whose tables it reads), otherwise in catalog order."""
+        jobs = [c.name for c in self.components if c.job]
+        ordered: list[str] = []
+        while len(ordered) < len(jobs):
+            ready = [j for j in jobs if j not in ordered and all(
+                e.provider in ordered for e in self.wiring(j) if e.provider in jobs)]
+            if not ready:  # the catalog refuses a cycle among jobs (_check_job_order); never loop on one
+                raise ValueError(f"the jobs {', '.join(j for j in jobs if j not in ordered)} use what each other provide")
+            ordered.append(ready[0])
+        return ordered
 
     def env_sections(self) -> list[tuple[Component, list[tuple[str, str, str, str]]]]:
         """For .env.example: per component, (name, help, value, mark) of every variable it reads; the mark is
@@ -389,6 +413,15 @@ class Stack:
             return ""
         lines = "".join(f"\n      {service}:\n        condition: {condition}" for service, condition in services.items())
         return "\n    depends_on:" + lines
+
+    def volumes_yaml(self, name: str) -> str:
+        mounts = self.volumes(name)
+        return ("\n    volumes:" + "".join(f"\n      - {volume}:{mount}" for volume, mount in mounts)) if mounts else ""
+
+    def job_yaml(self, name: str) -> str:
+        """A job's command, and the profile that keeps `up` from starting it: `make pipeline` runs it."""
+        return ("\n    # A job: it runs to completion when make pipeline runs it (docker compose run --rm), never at up."
+                f"\n    profiles: [jobs]\n    command: {json.dumps(list(self.component(name).job))}")
 
     def ports_yaml(self, name: str) -> str:
         component = self.component(name)

@@ -7,7 +7,7 @@ of credentials.py sits in the project's .stacks/ folder).
 2. Write .env from .env.example: keys it lacks are appended, secrets (a "# secret:" line above the key)
    freshly generated, host ports ("# port:") moved to a free one; a value already in .env is never changed;
    keys of components that left the stack are commented out, and restored when they come back. Mode 0600.
-3. Validate the compose file with `docker compose config --quiet`, and say what the stack no longer uses.
+3. Validate the compose file with `docker compose config --quiet` (the jobs' profile too), and say what the stack no longer uses.
 
 Copier runs tasks up to three times during an update (its temporary old and new renders, then the project,
 before your edits are merged back), so every step is a function of the answers and of what the project
@@ -384,7 +384,7 @@ def validate_compose(project_dir: Path, compose_file: Path) -> tuple[bool, str] 
     if compose is None:
         return None
     args = ["--project-directory", str(project_dir), "--file", str(compose_file),
-            "--env-file", str(project_dir / ".env"), "config", "--quiet"]
+            "--env-file", str(project_dir / ".env"), "--profile", "jobs", "config", "--quiet"]
     succeeded, out = _run([*compose, *args], timeout=120)
     return succeeded, out.strip()
 

@@ -113,10 +113,10 @@ def run_hook(project: Path, *args: str, env: Mapping[str, str] | None = None) ->
 
 
 def compose_config(project: Path, compose_file: str = "compose.yaml") -> dict[str, Any]:
-    """The compose model as docker compose resolves it with the project's .env."""
+    """The compose model as docker compose resolves it with the project's .env, the jobs included."""
     result = subprocess.run(
         [str(compose_binary()), "--project-directory", str(project), "-f", str(project / compose_file),
-         "--env-file", str(project / ".env"), "config", "--format", "json"],
+         "--env-file", str(project / ".env"), "--profile", "jobs", "config", "--format", "json"],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr

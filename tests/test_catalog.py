@@ -44,6 +44,11 @@ def test_component_folder_is_complete(name: str) -> None:
     component = CATALOG.components[name]
     folder = SERVICES / name
     fragment = (folder / "compose.yaml.jinja").read_text()
+    if not component.service:  # no container: its fragment declares the volume of each capability it provides
+        volumes = sorted(str(data["volume"]["name"]) for data in component.provides.values() if "volume" in data)
+        assert volumes and yaml.safe_load(fragment) == {"volumes": dict.fromkeys(volumes)}, \
+            f"{folder}/compose.yaml.jinja of a component with service: false declares its volumes {volumes} only"
+        return
     assert re.search(rf"^services:\n  {re.escape(name)}:\n", fragment, re.M), \
         f"{folder}/compose.yaml.jinja must define the service '{name}' (the folder name)"
     assert PINNED_IMAGE.match(component.image)

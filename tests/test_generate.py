@@ -54,7 +54,7 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     model = compose_config(project)
     # the Helm chart: the same stack, validated against compose.yaml
     check_chart_matches_compose(project)
-    assert sorted(model["services"]) == sorted(stack.names)
+    assert sorted(model["services"]) == sorted(c.name for c in stack.components if c.service)
     assert model["name"] == answers["project_slug"]
     assert "version" not in yaml.safe_load((project / "compose.yaml").read_text())
     for name, service in model["services"].items():
@@ -63,6 +63,8 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
         depends = {provider: d["condition"] for provider, d in service.get("depends_on", {}).items()}
         assert depends == stack.depends_on(name)
         for edge in stack.wiring(name):  # healthy where any of its edges to that provider needs it so
+            if not CATALOG.components[edge.provider].service:
+                continue  # a volume it mounts (DuckDB's file): nothing to wait for
             used = [e for e in stack.wiring(name) if e.provider == edge.provider and e.capability not in
                     {*CATALOG.components[name].routes, *CATALOG.components[name].scrapes}]
             assert depends[edge.provider] == ("service_healthy" if used else "service_started"), edge
@@ -93,6 +95,12 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
         if declared.local_only:  # a UI without a login (Prometheus)
             assert port["host_ip"] == "127.0.0.1", f"{service}: {declared.local_only}"
     for name in stack.names:
+        if not CATALOG.components[name].service:  # a volume, declared in the fragment of its own (compose's model
+            # drops a volume no service mounts: the file is read)
+            declared = yaml.safe_load((project / "compose.yaml").read_text())["volumes"]
+            assert name not in model["services"] and set(declared) >= {
+                str(data["volume"]["name"]) for data in CATALOG.components[name].provides.values() if "volume" in data}
+            continue
         if CATALOG.components[name].datastore and not answers.get("publish_datastores") and stack.consumers(name):
             assert "ports" not in model["services"][name]
         if stack.routed_by(name):  # reached through the proxy, the one entry point
@@ -116,7 +124,8 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     architecture = (project / "ARCHITECTURE.md").read_text()
     for edge in stack.edges:  # a mermaid id has no hyphen
         consumer, provider = edge.consumer.replace("-", "_"), edge.provider.replace("-", "_")
-        assert re.search(rf"\n  {consumer} -->\|.*\| {provider}\n", architecture)
+        arrow = "-->" if CATALOG.components[edge.provider].service else "--o"  # --o: a volume it mounts
+        assert re.search(rf"\n  {consumer} {arrow}\|.*\| {provider}\n", architecture)
     for name in names:
         assert f"`{name}`" in (project / "README.md").read_text()
     # a worker: the README says whose code it runs and how the API sends it tasks

@@ -390,6 +390,7 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
     for service_name, service in model["services"].items():
         runtime = CATALOG.components[service_name].runtime
         excused = runtime.exceptions
+        job = bool(CATALOG.components[service_name].job)  # runs to completion: its exit status is its check
 
         def check(ok: bool, what: str, rule: str | None = None) -> None:
             """Record a broken rule, unless component.yml excuses the service from it (a few rules only)."""
@@ -405,7 +406,7 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
         limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
         check(int(limits.get("memory", 0)) > 0 and float(limits.get("cpus", 0)) > 0,
               f"no memory and CPU limits (deploy.resources.limits: {limits})")
-        check(service.get("restart") in ("always", "unless-stopped", "on-failure"),
+        check(service.get("restart") in (("no",) if job else ("always", "unless-stopped", "on-failure")),
               f"restart policy is {service.get('restart')}")
         logging, collector = service.get("logging", {}), stack.log_collector
         options = logging.get("options", {})
@@ -424,7 +425,9 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
 
         healthcheck = service.get("healthcheck", {})
         test = healthcheck.get("test", ["NONE"])
-        check(not healthcheck.get("disable") and test[0] != "NONE", "has no healthcheck", "healthcheck")
+        check(job or (not healthcheck.get("disable") and test[0] != "NONE"), "has no healthcheck", "healthcheck")
+        check(not job or (test[0] == "NONE" and service.get("profiles") == ["jobs"]),
+              "a job has a healthcheck or runs at up (it belongs in the jobs profile only)")
         if test[0] != "NONE":
             shipped = [cmds for pattern, cmds in IMAGE_COMMANDS.items() if fnmatch.fnmatch(image, pattern)]
             assert shipped, f"{service_name}: which commands does {image} ship? add it to IMAGE_COMMANDS"
@@ -448,7 +451,8 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
         for rule, reason in excused.items():
             check(f"# Posture exception ({rule}): {reason}" in fragment, f"the fragment does not say why {rule}")
     # what was chosen, and what joined by itself (an exporter)
-    assert sorted(model["services"]) == sorted(stack.names) and set(names) <= set(stack.names)
+    assert sorted(model["services"]) == sorted(c.name for c in stack.components if c.service)
+    assert set(names) <= set(stack.names)
     assert not problems, "\n".join(problems)
 
 

@@ -168,7 +168,7 @@ class StackRun:
         with self.report.timed("nothing else uses the project name and ports") as outcome:
             if self.containers():
                 if self.engine.uses_standins:  # the harness's own engine: a crashed run's leftovers
-                    self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local")
+                    self.compose("--profile", "jobs", "down", "--volumes", "--remove-orphans", "--rmi", "local")
                 else:
                     raise StepFailed(f"containers of a compose project named {self.name} exist in this engine: "
                                      "choose another project_slug in the answers, or remove them yourself")
@@ -182,7 +182,7 @@ class StackRun:
     def up(self, build: bool = True, wait_timeout: int = WAIT_TIMEOUT) -> bool:
         if build:
             with self.report.timed("build") as outcome:
-                self.compose("build", timeout=BUILD_TIMEOUT)
+                self.compose("--profile", "jobs", "build", timeout=BUILD_TIMEOUT)  # the jobs' images too
             if not outcome["ok"]:
                 return False
         with self.report.timed("up --wait") as outcome:
@@ -195,6 +195,8 @@ class StackRun:
         containers = self.containers()
         ok = True
         for component in self.stack.components:
+            if component.job or not component.service:
+                continue  # run by make pipeline, or no container at all (a file its consumers mount)
             container = containers.get(component.name)
             state = container.attrs["State"] if container else {}
             health = (state.get("Health") or {}).get("Status", "no healthcheck")
@@ -251,7 +253,9 @@ class StackRun:
 
     def down(self) -> None:
         """Everything the run made goes: containers, networks, volumes, the images built for the project."""
-        self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local", "--timeout", "20", check=False)
+        # with the jobs' profile: a volume only a job mounts is not in the project without it
+        self.compose("--profile", "jobs", "down", "--volumes", "--remove-orphans", "--rmi", "local", "--timeout", "20",
+                     check=False)
 
     # --- round trip steps -----------------------------------------------------------------------------------------
 
@@ -270,6 +274,16 @@ class StackRun:
             return
         if "targets_up" in step:
             self.targets_up(component, step["targets_up"])
+            return
+        if "run" in step:  # a job: its container run to completion with these arguments
+            command = fill(step["run"], values)
+            result = self.compose("run", "--rm", "-T", component.name, *command, timeout=300, check=False)
+            if result.returncode:
+                raise StepFailed(f"run {' '.join(command)} exited {result.returncode}: "
+                                 f"{(result.stderr or result.stdout).strip()[-500:]}")
+            if "contains" in step and fill(step["contains"], values) not in result.stdout:
+                raise StepFailed(f"run {' '.join(command)}: the output lacks {fill(step['contains'], values)!r}: "
+                                 f"{result.stdout[-500:]!r}")
             return
         if "exec" in step:
             command = fill(step["exec"], values)
