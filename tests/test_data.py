@@ -152,9 +152,11 @@ def test_a_stack_of_jobs_only_says_make_pipeline_not_make_up(tmp_path: Path) -> 
 def test_the_readme_says_how_to_run_the_pipeline_and_where_the_data_is(project: Path) -> None:
     readme = (project / "README.md").read_text()
     section = readme.split("## Data pipeline")[1].split("\n## ")[0]
-    for text in ("make pipeline", "`dlt`", "`warehouse-data`", "/data/warehouse", "--as-of 2026-01-31", "--show",
+    for text in ("make pipeline", "`dlt`", "`warehouse-data`", "/data/warehouse", "services/dlt/README.md",
                  "docker compose --profile jobs down --volumes", "`make backup` does not save it"):
         assert text in section, text
+    own = (project / "services" / "dlt" / "README.md").read_text()
+    assert "pipeline.py --as-of 2026-01-31" in own and "pipeline.py --show" in own
     assert "## Data pipeline" not in (copy_project(project.parent / "plain", answers_for(["fastapi"])) / "README.md"
                                       ).read_text()
 
