@@ -223,6 +223,11 @@ class Component:
         return self.keywords if self.name_is_a_word else (self.name, *self.keywords)
 
     @property
+    def serves(self) -> bool:
+        """Whether `up` starts it and keeps it running: a container of its own that is no job."""
+        return self.service and not self.job
+
+    @property
     def http_port(self) -> Port | None:
         """The port whose HTTP service the component's requests, its smoke check and a proxy's health use."""
         return next((port for port in self.ports if port.http), None)

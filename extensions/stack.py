@@ -265,7 +265,7 @@ class Stack:
         looked_up = {*self.component(name).routes, *self.component(name).scrapes}
         conditions: dict[str, str] = {}
         for edge in self.wiring(name):
-            if not self.component(edge.provider).service or self.component(edge.provider).job:
+            if not self.component(edge.provider).serves:
                 continue  # a file in a volume (DuckDB) has no container; a job is run in order, by make pipeline
             condition = "service_started" if edge.capability in looked_up else "service_healthy"
             if conditions.get(edge.provider) != "service_healthy":

@@ -195,7 +195,7 @@ class StackRun:
         containers = self.containers()
         ok = True
         for component in self.stack.components:
-            if component.job or not component.service:
+            if not component.serves:
                 continue  # run by make pipeline, or no container at all (a file its consumers mount)
             container = containers.get(component.name)
             state = container.attrs["State"] if container else {}
