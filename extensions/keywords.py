@@ -53,11 +53,14 @@ def find_mentions(description: str, catalog: Catalog) -> list[Mention]:
         for first, pattern, category, component, absent in _matcher(catalog) if first in text
         for m in re.finditer(pattern, text)
     ]
-    # A phrase inside a longer one is not a mention of its own: "proxy" in "reverse proxy".
+    # A phrase inside a longer one is not a mention of its own: "proxy" in "reverse proxy". One phrase of two
+    # categories asks for both ("an ELT pipeline": the ingestion and the transformation).
     found.sort(key=lambda m: (m.start, -(m.end - m.start)))
     mentions: list[Mention] = []
     for mention in found:
-        if mentions and mention.start < mentions[-1].end:
+        if mentions and mention.start < mentions[-1].end and not (
+                (mention.start, mention.end) == (mentions[-1].start, mentions[-1].end)
+                and mention.category != mentions[-1].category):
             continue
         negated = _negated(text, mention.start)
         mentions.append(Mention(mention.start, mention.end, mention.category, mention.component, negated,

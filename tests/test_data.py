@@ -1,6 +1,7 @@
-"""The data pipeline: a warehouse with no server (DuckDB, a file in a volume) and a job that loads data into it
-(dlt), run to completion by `make pipeline`, never by `up`. The job's own tests run natively against DuckDB
-files; the engine harness runs the job in its container and reads the file back after down + up."""
+"""The data pipeline: a warehouse with no server (DuckDB, a file in a volume), a job that loads data into it (dlt)
+and one that builds tables from that data (dbt), run to completion by `make pipeline` in that order, never by
+`up`. Each job's own tests run natively against DuckDB files; the engine harness runs the jobs in their
+containers and reads the file back after down + up."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from extensions.kubernetes import KubernetesView
 from extensions.stack import Stack, stack_problems
 
 DATA = ["duckdb", "dlt"]
+PIPELINE = [*DATA, "dbt"]
 
 
 # --- wiring, words and refusals -----------------------------------------------------------------------------------
@@ -31,6 +33,23 @@ DATA = ["duckdb", "dlt"]
 def test_descriptions_of_a_data_pipeline_get_the_job_and_its_warehouse(description: str) -> None:
     suggested = suggest_stack(description, CATALOG)
     assert (suggested["ingestion"], suggested["warehouse"]) == ("dlt", "duckdb")
+
+
+@pytest.mark.parametrize(("description", "transformation"), [
+    ("an ELT pipeline into a data warehouse", "dbt"), ("a data pipeline", "dbt"), ("a dbt project", "dbt"),
+    ("data modeling over our shop data", "dbt"), ("load CSV files with dlt", "none"), ("an ETL job, no dbt", "none"),
+    ("an ELT pipeline without data transformation", "none")])
+def test_a_data_pipeline_transforms_too_unless_refused(description: str, transformation: str) -> None:
+    """"ELT" and "data pipeline" ask for both jobs; dbt brings the ingestion whose data it reads."""
+    suggested = suggest_stack(description, CATALOG)
+    assert (suggested["warehouse"], suggested["ingestion"], suggested["transformation"]) == (
+        "duckdb", "dlt", transformation)
+
+
+@pytest.mark.parametrize("description", ["mydbt tooling and dbt_utils macros", "a model railway shop",
+                                         "transform the images with a worker"])
+def test_words_near_dbt_choose_no_transformation(description: str) -> None:
+    assert suggest_stack(description, CATALOG)["transformation"] == "none"
 
 
 @pytest.mark.parametrize(("description", "warehouse"), [
@@ -51,7 +70,9 @@ def test_pipelines_that_are_not_data_pipelines_choose_no_job(description: str) -
 def test_ingestion_without_a_warehouse_is_refused_naming_the_fix() -> None:
     assert [p.message for p in stack_problems(CATALOG, answers_for(["dlt"]))] == [
         "dlt needs a data warehouse: choose warehouse=duckdb, or set ingestion to none"]
-    assert not stack_problems(CATALOG, answers_for(DATA))
+    assert [p.message for p in stack_problems(CATALOG, answers_for(["duckdb", "dbt"]))] == [
+        "dbt needs a data ingestion: choose ingestion=dlt, or set transformation to none"]
+    assert not stack_problems(CATALOG, answers_for(DATA)) and not stack_problems(CATALOG, answers_for(PIPELINE))
 
 
 def test_the_job_mounts_the_warehouse_volume_and_waits_for_no_container() -> None:
@@ -61,6 +82,10 @@ def test_the_job_mounts_the_warehouse_volume_and_waits_for_no_container() -> Non
                                         "WAREHOUSE_URL": "/data/warehouse/warehouse.duckdb"}
     assert stack.depends_on("dlt") == {}
     assert stack.jobs == ["dlt"]
+    pipeline = Stack(CATALOG, answers_for(PIPELINE))
+    assert pipeline.jobs == ["dlt", "dbt"]  # dbt reads what dlt loads
+    assert pipeline.environment("dbt") == {**stack.environment("dlt"), "RAW_SCHEMA": "raw"}
+    assert pipeline.volumes("dbt") == stack.volumes("dlt") and pipeline.depends_on("dbt") == {}
     assert stack.volumes("fastapi") == [] and Stack(CATALOG, answers_for(["fastapi"])).jobs == []
     # the chart runs services: no job, and nothing for a component with no container
     assert {"dlt", "duckdb"}.isdisjoint(c.name for c in KubernetesView(CATALOG, answers_for([*DATA, "fastapi"])).deployed)
@@ -77,7 +102,8 @@ def test_make_pipeline_runs_a_job_after_the_job_whose_data_it_uses_and_refuses_a
                 keywords=["second job"])
     spec_file.write_text(yaml.safe_dump(spec))
     catalog = load_catalog(services)
-    assert [c.name for c in catalog.components.values() if c.job] == ["clean", "dlt"]
+    names = [c.name for c in catalog.components.values() if c.job]
+    assert names.index("clean") < names.index("dlt")
     assert Stack(catalog, answers_for(["duckdb", "dlt", "clean"], catalog)).jobs == ["dlt", "clean"]
     spec_file = services / "dlt" / "component.yml"
     spec = yaml.safe_load(spec_file.read_text())
@@ -117,7 +143,7 @@ def test_a_job_or_a_component_without_a_container_is_refused_with_the_fix(tmp_pa
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_project(tmp_path_factory.mktemp("data") / "p", answers_for([*DATA, "fastapi", "postgres"],
+    return copy_project(tmp_path_factory.mktemp("data") / "p", answers_for([*PIPELINE, "fastapi", "postgres"],
                                                                            project_name="Shop"))
 
 
@@ -134,7 +160,7 @@ def test_up_starts_no_job_and_make_pipeline_runs_it(project: Path) -> None:
     assert "duckdb" not in model["services"] and "warehouse-data" in model["volumes"]
     listed = subprocess.run(["make", "-n", "pipeline"], cwd=project,
                             capture_output=True, text=True)
-    assert re.search(r"run --rm --build dlt$", listed.stdout, re.M), listed.stdout + listed.stderr
+    assert re.findall(r"run --rm --build (\w+)$", listed.stdout, re.M) == ["dlt", "dbt"], listed.stdout + listed.stderr
     assert "make pipeline" in subprocess.run(["make", "help"], cwd=project, capture_output=True, text=True).stdout
 
 
@@ -142,9 +168,9 @@ def test_a_stack_of_jobs_only_says_make_pipeline_not_make_up(tmp_path: Path) -> 
     """The README's data quick start: one line of description, a warehouse and its job, nothing to `up`."""
     result = copier("copy", "--trust", "--defaults", "--vcs-ref=HEAD", "-d",
                     "project_description=an ELT pipeline into a data warehouse", str(REPO), str(tmp_path / "data"))
-    assert "make pipeline  # run the data pipeline's jobs (dlt)" in result.stdout + result.stderr
+    assert "make pipeline  # run the data pipeline's jobs (dlt, dbt)" in result.stdout + result.stderr
     assert "make up " not in result.stdout + result.stderr
-    assert sorted(p.name for p in (tmp_path / "data" / "services").iterdir()) == sorted(DATA)
+    assert sorted(p.name for p in (tmp_path / "data" / "services").iterdir()) == sorted(PIPELINE)
     up = subprocess.run(["make", "up"], cwd=tmp_path / "data", capture_output=True, text=True)
     assert up.returncode == 0 and "no service to start, only jobs: make pipeline runs them" in up.stdout, up.stderr
 
@@ -161,16 +187,18 @@ def test_the_readme_says_how_to_run_the_pipeline_and_where_the_data_is(project: 
                                       ).read_text()
 
 
-def test_the_job_runs_its_own_tests_and_lint_clean(project: Path) -> None:
-    """services/dlt's `make test` on the host: the load, the incremental second run, the cursor kept in the
-    warehouse, and the command the engine runs, against DuckDB files; ruff and hadolint clean."""
-    folder = project / "services" / "dlt"
+@pytest.mark.parametrize(("job", "cases"), [("dlt", 5), ("dbt", 3)])
+def test_the_job_runs_its_own_tests_and_lint_clean(project: Path, job: str, cases: int) -> None:
+    """Each job's `make test` on the host, against DuckDB files of its own: dlt's load, incremental second run,
+    cursor kept in the warehouse and the command the engine runs; dbt's sqlfluff lint, parse, and builds whose
+    marts add up and whose data tests fail on bad raw data. ruff and hadolint clean."""
+    folder = project / "services" / job
     result = subprocess.run(["make", "test"], cwd=folder, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    cases = {case.get("name"): [child.tag for child in case] for case in
+    outcomes = {case.get("name"): [child.tag for child in case] for case in
              ElementTree.parse(folder / "test-results.xml").getroot().iter("testcase")}
-    assert set(CATALOG.components["dlt"].tests["round_trips"]["warehouse"]) <= set(cases)
-    assert len(cases) == 5 and not any(cases.values()), cases
+    assert set(CATALOG.components[job].tests["round_trips"]["warehouse"]) <= set(outcomes)
+    assert len(outcomes) == cases and not any(outcomes.values()), outcomes
     for command in (["ruff", "check", "--no-cache", "."], ["ruff", "format", "--check", "--no-cache", "."],
                     ["hadolint", "Dockerfile"]):
         result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)

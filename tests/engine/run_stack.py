@@ -216,7 +216,9 @@ class StackRun:
 
     def round_trips(self, phases: tuple[str, ...] = ("write", "read"), label: str = "") -> bool:
         ok = True
-        for component in self.stack.components:
+        # the services first, then the jobs in make pipeline's order: a job reads what the one before it wrote
+        order = {name: i for i, name in enumerate(self.stack.jobs)}
+        for component in sorted(self.stack.components, key=lambda c: (bool(c.job), order.get(c.name, 0))):
             for trip in component.round_trips:
                 if "when" in trip and not self.stack.consumes(component.name, trip["when"]):
                     continue
