@@ -63,8 +63,8 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
         depends = {provider: d["condition"] for provider, d in service.get("depends_on", {}).items()}
         assert depends == stack.depends_on(name)
         for edge in stack.wiring(name):  # healthy where any of its edges to that provider needs it so
-            if not CATALOG.components[edge.provider].service:
-                continue  # a volume it mounts (DuckDB's file): nothing to wait for
+            if not CATALOG.components[edge.provider].serves:
+                continue  # a volume it mounts (DuckDB's file), or a job make pipeline runs before: nothing to wait for
             used = [e for e in stack.wiring(name) if e.provider == edge.provider and e.capability not in
                     {*CATALOG.components[name].routes, *CATALOG.components[name].scrapes}]
             assert depends[edge.provider] == ("service_healthy" if used else "service_started"), edge
