@@ -47,6 +47,7 @@ SERVICE_KEYS = {"image", "build_image", "build_from", "ports", "runtime", "round
 # capability mounts at `mount`
 VOLUME_KEYS = {"name", "mount"}
 VOLUME_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+VARIABLE_KEYS = {"help", "value", "secret", "lists_hosts", "for"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word", "automatic", "keyword_default"}
 BACKUP_KEYS = {"file", "dump", "check", "restore", "stopped"}
 # a file a component.yml names (a backup, alert rules, a dashboard): lower case, with a suffix saying its format
@@ -137,6 +138,9 @@ class Variable:
     value: str = ""
     secret: bool = False
     lists_hosts: bool = False  # its value lists the host names the service answers to: the chart adds the Ingress's
+    # for: a capability of its component: the variable is in the stack (.env, compose) only where a service is wired to
+    # that capability (PostgreSQL's warehouse database and user, where a pipeline uses it as its warehouse)
+    only_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -683,13 +687,19 @@ def _port(path: Path, spec: Any) -> Port:
 def _variable(path: Path, name: str, spec: Any) -> Variable:
     if not VARIABLE_NAME.match(name) or not isinstance(spec, dict) or not spec.get("help"):
         raise CatalogError(f"{path}: env variable '{name}' must be UPPER_CASE with a help text")
+    if unknown := sorted(set(spec) - VARIABLE_KEYS):
+        raise CatalogError(f"{path}: env variable '{name}' has unknown keys {unknown}; allowed: {sorted(VARIABLE_KEYS)}")
+    if "for" in spec and not (isinstance(spec["for"], str) and spec["for"]):
+        raise CatalogError(f"{path}: env.{name}.for names one capability of this component (the variable is set only "
+                           "where a service is wired to it), e.g. for: warehouse")
     if spec.get("secret") and "value" in spec:
         raise CatalogError(f"{path}: secret '{name}' must not have a value; the hook generates it into .env")
     value = str(spec.get("value", ""))
     if any(ch in value for ch in "\n\r#'\"$`\\"):
         raise CatalogError(f"{path}: the value of '{name}' must be plain text without quotes, #, $, backslash or newlines")
     return Variable(name=name, help=str(spec["help"]), value=value, secret=bool(spec.get("secret", False)),
-                    lists_hosts=_flag(path, f"env.{name}.lists_hosts", spec.get("lists_hosts", False)))
+                    lists_hosts=_flag(path, f"env.{name}.lists_hosts", spec.get("lists_hosts", False)),
+                    only_for=spec.get("for"))
 
 
 def _kubernetes(path: Path, spec: Any) -> dict[str, Any]:
@@ -929,6 +939,12 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 and not component.http_port:
             raise CatalogError(f"{path}: its round trips send requests, so one of its ports needs http: the path that "
                                "answers when it works (e.g. http: /health)")
+    for component in catalog.components.values():
+        for variable in component.env:
+            if variable.only_for and variable.only_for not in component.provides:
+                raise CatalogError(f"{directory / component.name / COMPONENT_FILE}: env.{variable.name}.for is "
+                                   f"{variable.only_for}, which {component.name} does not provide: name one of "
+                                   f"{sorted(component.provides)}, or remove for:")
     _check_job_order(catalog, directory)
     known = {kw: c.name for c in catalog.components.values() for kw in (c.name, *c.keywords)}
     known.update({kw: cat.name for cat in catalog.categories.values() for kw in cat.phrases})

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .catalog import NONE, Absent, Catalog
+from .catalog import NONE, Absent, Catalog, Component
 
 NEGATION = re.compile(r"(?<![\w'-])(?:no|not|without|w/o|never|except|excluding|minus|skip|nor|don't|dont|do not|doesn't|does not|won't|shouldn't)(?![\w'-])")
 CLAUSE_END = re.compile(r"[,;.!?()\[\]\n]|(?<![\w-])(?:but|with|however|though|although|plus|also|yet|instead)(?![\w-])")
@@ -163,5 +163,11 @@ def _default_provider(catalog, capability, chosen, refused_components, refused_c
     providers = [p for p in catalog.providers(capability) if p.category in catalog.questions
                  and p.name not in refused_components and p.category not in refused_categories
                  and (catalog.categories[p.category].multiselect or not chosen[p.category])]
-    defaults = [p for p in providers if catalog.categories[p.category].default == p.name]
-    return (defaults or providers or [None])[0]
+    # one made for it first (its category's default, or the one a mention of that category picks), then one that
+    # provides it on demand (the default cache as a broker, the database as a warehouse), then any
+    def rank(p: Component) -> int:
+        category = catalog.categories[p.category]
+        if p.provides[capability].get("on_demand"):
+            return 2 if category.default == p.name else 3
+        return 0 if category.default == p.name else 1 if category.keyword_default == p.name else 3
+    return min(providers, key=rank, default=None)

@@ -72,6 +72,12 @@ class KubernetesView(Stack):
     def deployed_names(self) -> set[str]:
         return {c.name for c in self.deployed}
 
+    def provided(self, name: str, capability: str) -> bool:
+        """Only what a deployed service is wired to: PostgreSQL has no warehouse database in a cluster where the
+        chart runs none of the pipeline's jobs."""
+        return any(edge.provider == name and edge.capability == capability and edge.consumer in self.deployed_names
+                   for edge in self.edges)
+
     @cached_property
     def ingress_routes(self) -> list[Route]:
         """Each path the Ingress serves, longest first, as a proxy of the stack would route it."""

@@ -231,9 +231,13 @@ class Stack:
 
     # --- variables --------------------------------------------------------------------------------------
 
+    def env_of(self, component: Component) -> list[Variable]:
+        """The variables of `component` this stack has: all but those for a capability nothing here is wired to."""
+        return [v for v in component.env if not v.only_for or self.provided(component.name, v.only_for)]
+
     @cached_property
     def variables(self) -> dict[str, Variable]:
-        return {v.name: v for c in self.components for v in c.env}
+        return {v.name: v for c in self.components for v in self.env_of(c)}
 
     @cached_property
     def secret_names(self) -> list[str]:
@@ -299,19 +303,20 @@ class Stack:
         sections = []
         for component in self.components:
             rows = [(port.env, port.help, str(host), "port") for port, host, _ in self.published(component.name)]
-            rows += [(v.name, v.help, v.value, "secret" if v.secret else "") for v in component.env]
+            rows += [(v.name, v.help, v.value, "secret" if v.secret else "") for v in self.env_of(component)]
             if rows:
                 sections.append((component, rows))
         return sections
 
     @property
     def retired_keys(self) -> str:
-        """The .env keys of catalog components not in the stack, comma-separated: after `copier update` removed
-        a component, the hook comments its keys out (never deletes them)."""
+        """The .env keys of catalog components not in the stack, or of a capability of one nothing is wired to any
+        more, comma-separated: after `copier update` removed a component, the hook comments its keys out (never
+        deletes them)."""
         def keys(component: Component) -> set[str]:
             return {p.env for p in component.ports} | {v.name for v in component.env}
 
-        kept = set().union(*(keys(c) for c in self.components))
+        kept = {p.env for c in self.components for p in c.ports} | set(self.variables)
         return ",".join(sorted(set().union(*(keys(c) for c in self.catalog.components.values())) - kept))
 
     # --- routing ----------------------------------------------------------------------------------------

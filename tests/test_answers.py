@@ -74,7 +74,9 @@ def test_hostile_answers_keep_compose_and_env_intact(hostile: Path) -> None:
          "Celery needs a cache that provides task-results, which Memcached does not: choose cache=redis, "
          "or set worker to none"),
         ({"broker": "rabbitmq", "worker": "none"}, "worker", "RabbitMQ needs a background worker: choose worker=celery, or set broker to none"),
-        ({"ingestion": "dlt"}, "ingestion", "dlt needs a data warehouse: choose warehouse=duckdb, or set ingestion to none"),
+        ({"database": "mariadb", "ingestion": "dlt"}, "ingestion", "dlt needs a database or a data warehouse that "
+         "provides warehouse, which MariaDB does not: choose database=postgres or warehouse=duckdb, or set ingestion to "
+         "none"),
         ({"domain": "shop.example.com"}, "domain", "a reverse proxy that obtains its certificates itself: choose proxy=caddy"),
         ({"proxy": "caddy", "domain": "https://shop.example.com"}, "domain", "such as app.example.com"),
         ({"proxy": "caddy", "domain": "localhost"}, "domain", "at least one dot"),

@@ -15,6 +15,7 @@ from extensions.stack import Stack
 
 QUESTIONS = yaml.safe_load((REPO / "copier.yml").read_text())
 SERVICES = REPO / "template" / "services"
+POSTGRES_ENV = yaml.safe_load((SERVICES / "postgres" / "component.yml").read_text())["env"]
 
 
 @pytest.mark.parametrize("category", list(CATALOG.questions))
@@ -101,6 +102,10 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"kubernetes": {"env": {"PGDATA": "/x"}}}, "kubernetes holds env: variables only the Helm chart sets"),
         ({"kubernetes": {"volumes": []}}, "kubernetes holds env: variables only the Helm chart sets"),
         ({"env": {"PG_HOSTS": {"help": "hosts", "lists_hosts": "yes"}}}, "env.PG_HOSTS.lists_hosts is true or false"),
+        ({"env": {"PG_TENANT": {"help": "x", "fro": "warehouse"}}}, "env variable 'PG_TENANT' has unknown keys ['fro']"),
+        ({"env": {**POSTGRES_ENV, "PG_TENANT": {"help": "x", "for": "olap"}}},
+         "env.PG_TENANT.for is olap, which postgres does not provide: name one of"),
+        ({"env": {"PG_TENANT": {"help": "x", "for": ["warehouse"]}}}, "env.PG_TENANT.for names one capability"),
         ({"provides": {"sql-database": {"on_demand": "yes"}}}, "provides.sql-database.on_demand is true"),
         ({"needs": [["task-queu"]]}, "no component provides 'task-queu'"),
         ({"build_from": "celery-app"}, "build_from names a capability the component requires alone"),

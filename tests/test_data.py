@@ -69,7 +69,11 @@ def test_pipelines_that_are_not_data_pipelines_choose_no_job(description: str) -
 
 def test_ingestion_without_a_warehouse_is_refused_naming_the_fix() -> None:
     assert [p.message for p in stack_problems(CATALOG, answers_for(["dlt"]))] == [
-        "dlt needs a data warehouse: choose warehouse=duckdb, or set ingestion to none"]
+        "dlt needs a database or a data warehouse: choose database=postgres or warehouse=duckdb, or set ingestion to "
+        "none"]
+    assert [p.message for p in stack_problems(CATALOG, answers_for(["mariadb", "dlt"]))] == [
+        "dlt needs a database or a data warehouse that provides warehouse, which MariaDB does not: choose "
+        "database=postgres or warehouse=duckdb, or set ingestion to none"]
     assert [p.message for p in stack_problems(CATALOG, answers_for(["duckdb", "dbt"]))] == [
         "dbt needs a data ingestion: choose ingestion=dlt, or set transformation to none"]
     assert not stack_problems(CATALOG, answers_for(DATA)) and not stack_problems(CATALOG, answers_for(PIPELINE))
@@ -197,9 +201,137 @@ def test_the_job_runs_its_own_tests_and_lint_clean(project: Path, job: str, case
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     outcomes = {case.get("name"): [child.tag for child in case] for case in
              ElementTree.parse(folder / "test-results.xml").getroot().iter("testcase")}
-    assert set(CATALOG.components[job].tests["round_trips"]["warehouse"]) <= set(outcomes)
+    assert set(CATALOG.components[job].tests["round_trips"]["warehouse"]) <= {n.split("[")[0] for n in outcomes}
     assert len(outcomes) == cases and not any(outcomes.values()), outcomes
     for command in (["ruff", "check", "--no-cache", "."], ["ruff", "format", "--check", "--no-cache", "."],
                     ["hadolint", "Dockerfile"]):
         result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- PostgreSQL as the warehouse -------------------------------------------------------------------------------------
+
+ON_POSTGRES = ["postgres", "dlt", "dbt"]
+WAREHOUSE_KEYS = ["POSTGRES_WAREHOUSE_DB", "POSTGRES_WAREHOUSE_PASSWORD", "POSTGRES_WAREHOUSE_USER"]
+PROVISION = REPO / "template" / "services" / "postgres" / (
+    "{% if stack.provided('postgres', 'warehouse') %}provision-warehouse.sh{% endif %}")
+
+
+@pytest.mark.parametrize(("description", "warehouse"), [
+    ("a data pipeline into PostgreSQL", "none"), ("FastAPI with Postgres and a data pipeline", "none"),
+    ("a data pipeline into DuckDB, Postgres for the app", "duckdb")])
+def test_a_pipeline_beside_postgres_takes_it_as_its_warehouse_unless_duckdb_is_asked_for(description: str,
+                                                                                        warehouse: str) -> None:
+    suggested = suggest_stack(description, CATALOG)
+    assert (suggested["database"], suggested["warehouse"], suggested["ingestion"]) == ("postgres", warehouse, "dlt")
+    stack = Stack(CATALOG, {**answers_for([]), **suggested})
+    assert [p.name for p in stack.providers("warehouse")] == ["postgres" if warehouse == "none" else "duckdb"]
+
+
+def test_the_warehouse_on_postgres_is_a_database_and_user_of_its_own_only_where_a_job_uses_it() -> None:
+    stack = Stack(CATALOG, answers_for(ON_POSTGRES))
+    assert stack.environment("dlt") == {
+        "WAREHOUSE_DIALECT": "postgres",
+        "WAREHOUSE_URL": "postgresql://${POSTGRES_WAREHOUSE_USER:-warehouse}:${POSTGRES_WAREHOUSE_PASSWORD:?"
+                         "POSTGRES_WAREHOUSE_PASSWORD is not set. Run make env, or set it in .env}@postgres:5432/"
+                         "${POSTGRES_WAREHOUSE_DB:-warehouse}",
+        "WAREHOUSE_HOST": "postgres", "WAREHOUSE_PORT": "5432", "WAREHOUSE_DB": "${POSTGRES_WAREHOUSE_DB:-warehouse}",
+        "WAREHOUSE_USER": "${POSTGRES_WAREHOUSE_USER:-warehouse}",
+        "WAREHOUSE_PASSWORD": "${POSTGRES_WAREHOUSE_PASSWORD:?POSTGRES_WAREHOUSE_PASSWORD is not set. Run make env, "
+                              "or set it in .env}"}
+    assert stack.depends_on("dlt") == {"postgres": "service_healthy"} and stack.volumes("dlt") == []
+    assert "POSTGRES_WAREHOUSE_PASSWORD" in stack.secret_names and stack.jobs == ["dlt", "dbt"]
+    for names in (["fastapi", "postgres"], [*PIPELINE, "postgres"]):  # no job, or DuckDB as the warehouse
+        other = Stack(CATALOG, answers_for(names))
+        assert set(WAREHOUSE_KEYS).isdisjoint(other.variables)
+        assert set(WAREHOUSE_KEYS) <= set(other.retired_keys.split(","))  # commented out by an update to it
+    assert set(WAREHOUSE_KEYS).isdisjoint(stack.retired_keys.split(","))
+    # the chart runs no job: no warehouse database in a cluster
+    assert set(WAREHOUSE_KEYS).isdisjoint(KubernetesView(CATALOG, answers_for([*ON_POSTGRES, "fastapi"])).variables)
+
+
+@pytest.fixture(scope="module")
+def on_postgres(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_project(tmp_path_factory.mktemp("data") / "p", answers_for([*ON_POSTGRES, "fastapi"],
+                                                                           project_name="Shop"))
+
+
+def test_postgres_makes_the_warehouse_after_each_start_and_the_jobs_reach_it(on_postgres: Path,
+                                                                             tmp_path: Path) -> None:
+    model = compose_config(on_postgres)
+    postgres, dlt = model["services"]["postgres"], model["services"]["dlt"]
+    assert postgres["post_start"] == [{"command": ["sh", "/provision/provision-warehouse.sh"]}]
+    assert {"source": str(on_postgres / "services" / "postgres" / "provision-warehouse.sh"),
+            "target": "/provision/provision-warehouse.sh", "read_only": True} in [
+        {k: v[k] for k in ("source", "target", "read_only") if k in v} for v in postgres["volumes"]]
+    env = dict(line.split("=", 1) for line in (on_postgres / ".env").read_text().splitlines()
+               if line and not line.startswith("#"))
+    assert dlt["environment"]["WAREHOUSE_URL"] == (f"postgresql://warehouse:{env['POSTGRES_WAREHOUSE_PASSWORD']}"
+                                                   "@postgres:5432/warehouse")
+    assert env["POSTGRES_WAREHOUSE_PASSWORD"] not in (env["POSTGRES_PASSWORD"], "")
+    assert "volumes" not in dlt and dlt["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # an application's PostgreSQL alone starts as before: no hook, no script, no warehouse keys
+    plain = copy_project(tmp_path / "plain", answers_for(["fastapi", "postgres"]))
+    assert "post_start" not in compose_config(plain)["services"]["postgres"]
+    assert not (plain / "services" / "postgres" / "provision-warehouse.sh").exists()
+    assert "POSTGRES_WAREHOUSE" not in (plain / ".env").read_text()
+    readme = (on_postgres / "README.md").read_text().split("## Data pipeline")[1].split("\n## ")[0]
+    assert "`postgres` (PostgreSQL): a database and a user of their own" in readme, readme
+    assert "`POSTGRES_WAREHOUSE_DB`, `POSTGRES_WAREHOUSE_USER`, `POSTGRES_WAREHOUSE_PASSWORD`" in readme
+
+
+def psql(sql: str, database: str = "postgres") -> str:
+    return subprocess.run(["psql", "--host=127.0.0.1", "--username=postgres", f"--dbname={database}", "--no-psqlrc",
+                           "--tuples-only", "--no-align", "--command", sql],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_the_provisioning_script_is_idempotent_and_gives_the_user_its_database_only(tmp_path: Path) -> None:
+    """provision-warehouse.sh against this machine's PostgreSQL, run as compose's post_start runs it: twice (every
+    start), the second time with a new password, which it sets."""
+    name = f"stacks_warehouse_{tmp_path.name[-12:].replace('-', '_').lower()}"
+    env = {"PATH": "/usr/bin:/bin", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "unused", "POSTGRES_DB": "postgres",
+           "POSTGRES_WAREHOUSE_DB": name, "POSTGRES_WAREHOUSE_USER": name, "POSTGRES_WAREHOUSE_PASSWORD": "First1"}
+    try:
+        hashes = []
+        for password in ("First1", "Second2"):
+            result = subprocess.run(["sh", str(PROVISION)], env={**env, "POSTGRES_WAREHOUSE_PASSWORD": password},
+                                    capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert f"warehouse database {name} of {name} is ready" in result.stdout
+            hashes.append(psql(f"select rolpassword from pg_authid where rolname = '{name}'"))
+        assert hashes[0] != hashes[1] and all(h.startswith("SCRAM-SHA-256$") for h in hashes)
+        assert psql(f"select pg_get_userbyid(datdba) from pg_database where datname = '{name}'") == name
+        assert psql(f"select rolsuper or rolcreatedb or rolcreaterole from pg_roles where rolname = '{name}'") == "f"
+        # PUBLIC may not connect: an application's user cannot reach the warehouse
+        assert psql(f"select has_database_privilege('public', '{name}', 'CONNECT')") == "f"
+    finally:
+        psql(f"drop database if exists {name}")
+        psql(f"drop role if exists {name}")
+
+
+@pytest.mark.parametrize(("job", "cases"), [("dlt", 8), ("dbt", 6)])
+def test_the_jobs_own_tests_pass_on_postgres_too(on_postgres: Path, job: str, cases: int) -> None:
+    """Where the stack's warehouse is PostgreSQL, each job's tests run against this machine's PostgreSQL as well as
+    against DuckDB files: a database of their own, as the generated CI gives them."""
+    database = f"stacks_warehouse_test_{job}"
+    psql(f"drop database if exists {database}")
+    psql(f"create database {database}")
+    try:
+        folder = on_postgres / "services" / job
+        result = subprocess.run(
+            ["make", "test", f"TEST_WAREHOUSE_URL=postgresql://postgres:postgres@127.0.0.1:5432/{database}"],
+            cwd=folder, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        outcomes = {case.get("name"): [child.tag for child in case] for case in
+                    ElementTree.parse(folder / "test-results.xml").getroot().iter("testcase")}
+        assert len(outcomes) == cases and not any(outcomes.values()), outcomes
+        assert sum(bool(re.search(r"[\[-]postgres[-\]]", name)) for name in outcomes) == cases // 2 - (job == "dlt")
+        # a missing server is a failure that says what to set, never a silent skip
+        result = subprocess.run(["make", "test", "TEST_WAREHOUSE_URL=", "WAREHOUSE_URL="], cwd=folder,
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode != 0 and "TEST_WAREHOUSE_URL is not a postgresql:// URL" in result.stdout
+        ci = yaml.safe_load((on_postgres / ".github" / "workflows" / "ci.yml").read_text())
+        assert ci["jobs"][job]["env"]["TEST_WAREHOUSE_URL"].startswith("postgresql://postgres:postgres@127.0.0.1")
+    finally:
+        psql(f"drop database if exists {database}")

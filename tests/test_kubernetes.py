@@ -24,6 +24,7 @@ from test_posture import STACKS, generated
 
 from extensions.catalog import CATALOG_DIR
 from extensions.kubernetes import KubernetesError, KubernetesView, chart_values
+from extensions.stack import Stack
 
 VENV_BIN = Path(sys.executable).parent
 KUBERNETES_VERSION = "1.37.0"  # kubernetes-validate's newest schemas, the Kubernetes release of December 2026
@@ -221,7 +222,8 @@ def test_make_k8s_secrets_creates_the_secret_from_env_only(shared_dir: Path, tmp
     assert secret["kind"] == "Secret"
     assert (secret["metadata"]["name"], secret["metadata"]["namespace"]) == ("shop-env", "team-shop")
     env = read_env(project / ".env")
-    stack_secrets = {v.name for n in DEFAULTS.values() for v in CATALOG.components[n].env if v.secret}
+    stack = Stack(CATALOG, answers_for(list(DEFAULTS.values())))  # a variable for a capability only where it is used
+    stack_secrets = {v.name for n in DEFAULTS.values() for v in stack.env_of(CATALOG.components[n]) if v.secret}
     assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {k: env[k] for k in stack_secrets}
     # the chart reads exactly these keys from the Secret of that name
     manifests = helm_template(project)

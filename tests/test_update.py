@@ -18,6 +18,8 @@ from projects import (
     project_files, read_env, release, run_hook, with_requirements,
 )
 
+from extensions.stack import Stack
+
 FIRST_RELEASE = "ed0d6c8"  # 0.1.0, the first version of the template that landed; its .env keys were *_PORT
 SECRET = re.compile(r"^[A-Za-z0-9]{43}$")
 CONFLICT = re.compile(rb"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
@@ -410,8 +412,9 @@ def test_each_component_is_added_removed_and_added_back_with_nothing_lost(name: 
     assert_merged_cleanly(project)
     env = read_env(project / ".env")
     assert {k: env[k] for k in env_before} == env_before, "values the project had are kept"
-    keys = [v.name for v in component.env]
-    for variable in component.env:
+    kept = Stack(CATALOG, answers_for(with_it)).env_of(component)  # those for a capability only where it is used
+    keys = [v.name for v in kept]
+    for variable in kept:
         assert (SECRET.match(env[variable.name]) if variable.secret else env[variable.name] == variable.value), variable
     if component.service:
         service = compose_config(project)["services"][name]
@@ -444,3 +447,34 @@ def test_each_component_is_added_removed_and_added_back_with_nothing_lost(name: 
     assert_merged_cleanly(project)
     again = read_env(project / ".env")
     assert {k: again[k] for k in keys} == {k: env[k] for k in keys}, "the kept values are restored, secrets included"
+
+
+def test_a_pipeline_added_beside_postgres_gets_a_warehouse_database_whose_keys_are_kept_when_it_leaves(
+        current: Path, tmp_path: Path) -> None:
+    """PostgreSQL's warehouse keys come with the first job that uses it as its warehouse, are commented out when the
+    last one leaves, and come back with the same values; the application's keys never move."""
+    keys = ["POSTGRES_WAREHOUSE_DB", "POSTGRES_WAREHOUSE_USER", "POSTGRES_WAREHOUSE_PASSWORD"]
+    answers = answers_for(["fastapi", "postgres"], project_name="Life")
+    project = generate(current, tmp_path / "life", *(f"{k}={v}" for k, v in answers.items()), ref="9.0.0")
+    before = read_env(project / ".env")
+    assert not set(keys) & set(before)
+
+    copier("update", "--trust", "--defaults", "-d", "ingestion=dlt", cwd=project)
+    assert_merged_cleanly(project)
+    env = read_env(project / ".env")
+    assert {k: env[k] for k in before} == before and SECRET.match(env["POSTGRES_WAREHOUSE_PASSWORD"])
+    assert "post_start" in compose_config(project)["services"]["postgres"]
+    commit_all(project, "with a pipeline")
+
+    copier("update", "--trust", "--defaults", "-d", "ingestion=none", cwd=project)
+    assert_merged_cleanly(project)
+    text = (project / ".env").read_text()
+    assert all(f"\n#{key}={env[key]}\n" in text for key in keys), text
+    assert "post_start" not in compose_config(project)["services"]["postgres"]
+    assert not (project / "services" / "postgres" / "provision-warehouse.sh").exists()
+    commit_all(project, "without it")
+
+    copier("update", "--trust", "--defaults", "-d", "ingestion=dlt", cwd=project)
+    assert_merged_cleanly(project)
+    again = read_env(project / ".env")
+    assert {k: again[k] for k in [*before, *keys]} == {**before, **{k: env[k] for k in keys}}

@@ -1,7 +1,7 @@
 """Loads the sample shop data shipped in data/ into the stack's warehouse with dlt, incrementally.
 
-The warehouse comes from the environment, as the stack wires it: WAREHOUSE_DIALECT (duckdb) and WAREHOUSE_URL
-(the DuckDB file's path). The tables land in the schema RAW_SCHEMA (raw),
+The warehouse comes from the environment, as the stack wires it: WAREHOUSE_DIALECT (duckdb or postgres) and
+WAREHOUSE_URL (the DuckDB file's path, or a postgresql:// URL). The tables land in the schema RAW_SCHEMA (raw),
 where the transformation reads them. Nothing is fetched from the network: telemetry is off.
 
     python pipeline.py                       # everything in data/
@@ -28,7 +28,7 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # no network at run
 import dlt
 
 DATA_DIR = Path(os.environ.get("SAMPLE_DATA_DIR") or Path(__file__).resolve().parent / "data")
-DIALECTS = ("duckdb",)
+DIALECTS = ("duckdb", "postgres")
 TABLES = ("customers", "orders")
 
 
@@ -79,9 +79,11 @@ def destination() -> Any:
     url = os.environ.get("WAREHOUSE_URL", "")
     if dialect not in DIALECTS or not url:
         raise SystemExit(
-            f"set WAREHOUSE_DIALECT ({' or '.join(DIALECTS)}) and WAREHOUSE_URL (the DuckDB file's path): the "
-            "stack's compose file gives both"
+            f"set WAREHOUSE_DIALECT ({' or '.join(DIALECTS)}) and WAREHOUSE_URL (the DuckDB file's path, or a "
+            "postgresql:// URL): the stack's compose file gives both"
         )
+    if dialect == "postgres":
+        return dlt.destinations.postgres(credentials=url)
     return dlt.destinations.duckdb(credentials=url)
 
 
@@ -99,15 +101,30 @@ def run(as_of: datetime | None = None) -> dict[str, int]:
     return {table: counts.get(table, 0) for table in TABLES}
 
 
-def stored() -> dict[str, int]:
-    """The rows each table holds in the warehouse, read-only (another process may open the file after)."""
+def query(sql: str) -> list[tuple[Any, ...]]:
+    """The rows a query over the warehouse returns; {schema} in it is RAW_SCHEMA. A DuckDB file is opened read-only
+    and closed after: another process may open it next."""
+    destination()  # says what to set when the warehouse is not given
+    sql = sql.format(schema=f'"{os.environ.get("RAW_SCHEMA", "raw")}"')
+    if os.environ["WAREHOUSE_DIALECT"] == "postgres":
+        import psycopg2
+
+        connection = psycopg2.connect(os.environ["WAREHOUSE_URL"])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchall()
+        finally:
+            connection.close()
     import duckdb
 
-    schema = os.environ.get("RAW_SCHEMA", "raw")
-    destination()  # says what to set when the warehouse is not given
     with duckdb.connect(os.environ["WAREHOUSE_URL"], read_only=True) as connection:
-        counts = {table: connection.sql(f'select count(*) from "{schema}"."{table}"').fetchall() for table in TABLES}
-    return {table: rows[0][0] for table, rows in counts.items()}
+        return connection.sql(sql).fetchall()
+
+
+def stored() -> dict[str, int]:
+    """The rows each table holds in the warehouse."""
+    return {table: query(f"select count(*) from {{schema}}.{table}")[0][0] for table in TABLES}
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
-"""dbt build over raw tables of its own in a DuckDB file, as the ingestion leaves them: the staging views, the
-marts and every data test; the marts hold what Python computes from the same rows, and bad raw data fails the
-build, naming the test."""
+"""dbt build over raw tables of its own in each warehouse the stack may give it (conftest.py), as the ingestion
+leaves them: the staging views, the marts and every data test; the marts hold what Python computes from the same
+rows, and bad raw data fails the build, naming the test."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
+from conftest import Warehouse
 
 PROJECT = Path(__file__).resolve().parent.parent
 DBT = Path(sys.executable).with_name("dbt")
@@ -22,32 +22,10 @@ ORDERS = [  # order_id, customer_id, status, amount_cents, ordered_at
 ]
 
 
-def load_raw(path: Path, customers: list[tuple], orders: list[tuple]) -> None:
-    with duckdb.connect(str(path)) as connection:
-        connection.execute("create schema raw")
-        connection.execute(
-            "create table raw.customers (customer_id bigint, name varchar, country varchar, signed_up_at timestamptz)"
-        )
-        connection.execute(
-            "create table raw.orders (order_id bigint, customer_id bigint, status varchar, "
-            "amount_cents bigint, ordered_at timestamptz, updated_at timestamptz)"
-        )
-        connection.executemany(
-            "insert into raw.customers values (?, ?, ?, timestamptz '2025-12-01 00:00:00+00')", customers
-        )
-        connection.executemany(
-            "insert into raw.orders values (?, ?, ?, ?, cast(? as timestamptz), timestamptz '2026-01-04 00:00:00+00')",
-            orders,
-        )
-
-
-def dbt_build(warehouse: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def dbt_build(warehouse: Warehouse, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     environment = {
         **os.environ,
-        "WAREHOUSE_DIALECT": "duckdb",
-        "WAREHOUSE_URL": str(warehouse),
-        "RAW_SCHEMA": "raw",
-        "MARTS_SCHEMA": "analytics",
+        **warehouse.env,
         "DBT_PROFILES_DIR": str(PROJECT),
         "DBT_TARGET_PATH": str(tmp_path / "target"),
         "DBT_LOG_PATH": str(tmp_path / "logs"),
@@ -63,28 +41,30 @@ def dbt_build(warehouse: Path, tmp_path: Path) -> subprocess.CompletedProcess[st
     )
 
 
-def test_the_marts_hold_what_the_raw_orders_add_up_to(tmp_path: Path) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    load_raw(warehouse, CUSTOMERS, ORDERS)
+def test_the_marts_hold_what_the_raw_orders_add_up_to(warehouse: Warehouse, tmp_path: Path) -> None:
+    warehouse.load_raw(CUSTOMERS, ORDERS)
     result = dbt_build(warehouse, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "Completed successfully" in result.stdout
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        revenue = connection.sql(
-            "select customer_id, orders_placed, revenue_cents from analytics.customer_revenue order by customer_id"
-        ).fetchall()
-        daily = connection.sql(
-            "select cast(ordered_on as varchar), orders_placed, revenue_cents "
-            "from analytics.daily_orders order by ordered_on"
-        ).fetchall()
-        schemas = {row[0] for row in connection.sql("select schema_name from information_schema.schemata").fetchall()}
+    revenue = warehouse.execute(
+        "select customer_id, orders_placed, revenue_cents from {analytics}.customer_revenue order by customer_id"
+    )
+    daily = warehouse.execute(
+        "select cast(ordered_on as varchar), orders_placed, revenue_cents from {analytics}.daily_orders "
+        "order by ordered_on"
+    )
+    schemas = {row[0] for row in warehouse.execute("select schema_name from information_schema.schemata")}
     expected = {
         c: (sum(o[1] == c for o in ORDERS), sum(o[3] for o in ORDERS if o[1] == c and o[2] != "cancelled"))
         for c, _, _ in CUSTOMERS
     }
-    assert revenue == [(c, *expected[c]) for c in sorted(expected)]
-    assert daily == [("2026-01-02", 2, 1000), ("2026-01-03", 1, 2500)]
-    assert {"staging", "analytics"} <= schemas and "analytics_staging" not in schemas
+    assert [tuple(int(v) for v in row) for row in revenue] == [(c, *expected[c]) for c in sorted(expected)]
+    assert [(day, int(placed), int(cents)) for day, placed, cents in daily] == [
+        ("2026-01-02", 2, 1000),
+        ("2026-01-03", 1, 2500),
+    ]
+    staging, analytics = warehouse.schemas["staging"], warehouse.schemas["analytics"]
+    assert {staging, analytics} <= schemas and f"{analytics}_{staging}" not in schemas
 
 
 @pytest.mark.parametrize(
@@ -95,9 +75,10 @@ def test_the_marts_hold_what_the_raw_orders_add_up_to(tmp_path: Path) -> None:
         ([*ORDERS, (13, 9, "placed", 100, "2026-01-05 10:00:00+00")], "relationships_stg_orders_customer_id"),
     ],
 )
-def test_bad_raw_data_fails_the_build_naming_the_test(tmp_path: Path, orders: list[tuple], failing: str) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    load_raw(warehouse, CUSTOMERS, orders)
+def test_bad_raw_data_fails_the_build_naming_the_test(
+    warehouse: Warehouse, tmp_path: Path, orders: list[tuple], failing: str
+) -> None:
+    warehouse.load_raw(CUSTOMERS, orders)
     result = dbt_build(warehouse, tmp_path)
     assert result.returncode != 0
     assert f"Failure in test {failing}" in result.stdout, result.stdout[-3000:]
