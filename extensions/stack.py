@@ -284,6 +284,11 @@ class Stack:
         return list(mounts.items())
 
     @property
+    def services(self) -> list[str]:
+        """What `make up` starts and keeps running: the components that serve (no job, no container-less file)."""
+        return [c.name for c in self.components if c.serves]
+
+    @property
     def jobs(self) -> list[str]:
         """The stack's jobs in the order `make pipeline` runs them: one that uses what another provides after it
         (the transformation after the ingestion whose tables it reads), otherwise in catalog order."""
