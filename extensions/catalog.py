@@ -48,7 +48,8 @@ SERVICE_KEYS = {"image", "build_image", "build_from", "ports", "runtime", "round
 VOLUME_KEYS = {"name", "mount"}
 VOLUME_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 VARIABLE_KEYS = {"help", "value", "secret", "lists_hosts", "for"}
-CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word", "automatic", "keyword_default"}
+CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word", "automatic", "keyword_default",
+                 "capability"}
 BACKUP_KEYS = {"file", "dump", "check", "restore", "stopped"}
 # a file a component.yml names (a backup, alert rules, a dashboard): lower case, with a suffix saying its format
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9]+$")
@@ -179,6 +180,9 @@ class Category:
     # the component the category's own words choose ("monitoring": Prometheus) where its default is none, since
     # an empty description must not bring it; "" for its default, else its first component
     keyword_default: str = ""
+    # what each of its components provides: a mention of the category is met by a component named in the description
+    # that provides it too ("a data warehouse on PostgreSQL"); "" where the category is no capability
+    capability: str = ""
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -374,6 +378,7 @@ def _load_categories(data: dict[str, Any], path: Path) -> dict[str, Category]:
             name_is_a_word=_flag(path, "name_is_a_word", spec.get("name_is_a_word", False)),
             automatic=_flag(path, "automatic", spec.get("automatic", False)),
             keyword_default=str(spec.get("keyword_default", "")),
+            capability=str(spec.get("capability", "")),
         )
     return categories
 
@@ -961,6 +966,10 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
         if category.automatic and (category.default != NONE or category.keywords):
             raise CatalogError(f"{directory / CATEGORIES_FILE}: {category.name} is automatic (never asked): it has no "
                                "default and no keywords")
+        if category.capability and (lacking := [n for n in names if category.capability not in catalog.components[n].provides]):
+            raise CatalogError(f"{directory / CATEGORIES_FILE}: {category.name} is the capability "
+                               f"'{category.capability}', which {', '.join(lacking)} of it does not provide: add it to "
+                               "their provides, or remove the category's capability")
         if category.keyword_default not in ("", *names):
             raise CatalogError(f"{directory / CATEGORIES_FILE}: keyword_default '{category.keyword_default}' of "
                                f"{category.name} is not a component of it ({names})")

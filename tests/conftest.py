@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from plumbum import local
@@ -53,6 +54,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The engine tests first: they take longest, and run in one worker (make test distributes by module) while
     the other runs the rest."""
     items.sort(key=lambda item: item.get_closest_marker("engine") is None)
+
+
+# Modules whose tests make test (--dist loadscope) hands out one by one, to whichever worker is free, instead of
+# keeping them in one worker as their module fixtures and the servers they use expect of the others. Each of these
+# tests makes its own template repository and copies (a module fixture is then made once per worker). The last
+# module is one of them: otherwise it runs on alone once the engine's worker has nothing left.
+SPREAD = ("tests/test_update.py",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesButSpread(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.split("::")[0] in SPREAD else super()._split_scope(nodeid)
+
+    return ModulesButSpread(config, log)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -187,11 +187,18 @@ def test_a_udp_port_is_published_as_udp_from_the_same_host_ports(tmp_path: Path)
                                             '\n      - "127.0.0.1:${POSTGRES_SYSLOG_HOST_PORT:-5433}:5514/udp"')
 
 
-def test_an_automatic_category_has_no_default_and_no_keywords(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("old", "new", "fix"), [
+    ("  automatic: true\n", "  automatic: true\n  keywords: [exporter]\n",
+     "exporter is automatic (never asked): it has no default and no keywords"),
+    ("  capability: warehouse\n", "  capability: olap\n",
+     "warehouse is the capability 'olap', which duckdb of it does not provide"),
+])
+def test_category_mistakes_are_refused_with_the_fix(tmp_path: Path, old: str, new: str, fix: str) -> None:
     services = _catalog_copy(tmp_path)
     categories = services / "categories.yml"
-    categories.write_text(categories.read_text().replace("  automatic: true\n", "  automatic: true\n  keywords: [exporter]\n"))
-    with pytest.raises(CatalogError, match="exporter is automatic \\(never asked\\): it has no default and no keywords"):
+    assert old in categories.read_text()
+    categories.write_text(categories.read_text().replace(old, new))
+    with pytest.raises(CatalogError, match=re.escape(fix)):
         load_catalog(services)
 
 

@@ -54,7 +54,7 @@ def test_words_near_dbt_choose_no_transformation(description: str) -> None:
 
 @pytest.mark.parametrize(("description", "warehouse"), [
     ("use DuckDB for analytics", "duckdb"), ("a warehouse inventory app with a REST API", "none"),
-    ("logistics for a warehouse", "none")])
+    ("logistics for a warehouse", "none"), ("a data warehouse", "duckdb"), ("a data warehouse on PostgreSQL", "none")])
 def test_a_warehouse_alone_is_no_pipeline(description: str, warehouse: str) -> None:
     suggested = suggest_stack(description, CATALOG)
     assert (suggested["ingestion"], suggested["warehouse"]) == ("none", warehouse)
@@ -219,7 +219,9 @@ PROVISION = REPO / "template" / "services" / "postgres" / (
 
 @pytest.mark.parametrize(("description", "warehouse"), [
     ("a data pipeline into PostgreSQL", "none"), ("FastAPI with Postgres and a data pipeline", "none"),
-    ("a data pipeline into DuckDB, Postgres for the app", "duckdb")])
+    ("an ELT pipeline into a data warehouse on PostgreSQL", "none"),
+    ("a data pipeline into DuckDB, Postgres for the app", "duckdb"),
+    ("a data pipeline into a DuckDB data warehouse, Postgres for the app", "duckdb")])
 def test_a_pipeline_beside_postgres_takes_it_as_its_warehouse_unless_duckdb_is_asked_for(description: str,
                                                                                         warehouse: str) -> None:
     suggested = suggest_stack(description, CATALOG)
