@@ -120,10 +120,12 @@ def suggest_stack(description: str, catalog: Catalog) -> dict[str, str | list[st
         category = catalog.categories[mention.category]
         pick = mention.component
         if pick is None:  # the category itself: its default, or any component of it not refused
-            if picks or any(m.component in catalog.components and usable(m.component)
-                            and category.capability in catalog.components[m.component].provides
-                            for m in wanted if category.capability):
-                continue  # chosen already, or a component named elsewhere is it ("a warehouse on PostgreSQL")
+            # a component named elsewhere in the description is it ("a data warehouse on PostgreSQL")
+            named_is_it = bool(category.capability) and any(
+                m.component in catalog.components and usable(m.component)
+                and category.capability in catalog.components[m.component].provides for m in wanted)
+            if picks or named_is_it:
+                continue
             candidates = [category.keyword_default, category.default] + [c.name for c in catalog.in_category(category.name)]
             pick = next((c for c in candidates if usable(c)), None)
         if pick and pick not in picks and (category.multiselect or not picks):
