@@ -36,13 +36,18 @@ COMPONENT_KEYS = {
     "label", "category", "summary", "keywords", "image", "build_image", "datastore",
     "ports", "env", "provides", "requires", "needs", "uses", "routes", "runtime", "ci", "build_from", "tls",
     "volatile", "round_trips", "health_checks", "verified", "tests", "name_is_a_word", "kubernetes", "backup",
-    "scrapes", "job", "service",
+    "scrapes", "job", "service", "processes", "runs_jobs",
 }
 REQUIRED_COMPONENT_KEYS = {"label", "category", "summary", "keywords", "image"}
 # service: false — a component with no container of its own (a DuckDB file): what it is lives in what it provides
 # (a volume its consumers mount, their environment). Its fragment holds only that volume; it has none of these.
 SERVICE_KEYS = {"image", "build_image", "build_from", "ports", "runtime", "round_trips", "health_checks", "job",
-                "ci", "tests", "routes", "scrapes", "tls", "volatile", "kubernetes"}
+                "ci", "tests", "routes", "scrapes", "tls", "volatile", "kubernetes", "processes", "runs_jobs"}
+# provides.<capability>.per_consumer: true — each consumer gets one of its own (a database and user named after it);
+# in the capability's env, {consumer} stands for the consumer's name as an identifier (my_app) and {CONSUMER} for it
+# in upper case, so ${{CONSUMER}_DATABASE_PASSWORD} is a variable the consumer declares itself
+CONSUMER_NAME = re.compile(r"\{(consumer|CONSUMER)\}")
+OF_CONSUMER = re.compile(r"\$\{[A-Za-z0-9_]*\{(?:consumer|CONSUMER)\}[A-Za-z0-9_]*\}")  # ${{CONSUMER}_PASSWORD}
 # provides.<capability>.volume: a named volume (the provider's fragment declares it) that every service wired to the
 # capability mounts at `mount`
 VOLUME_KEYS = {"name", "mount"}
@@ -96,7 +101,9 @@ CI_SERVICE_KEYS = {"env", "port", "health", "test_env", "test_env_as", "command"
 # component ("GET /items/{item}") or a command in its container (exec: [argv]); {token} is unique to each run,
 # and `keep` saves fields of a JSON answer under names that later steps use the same way.
 ROUND_TRIP_KEYS = {"name", "when", "write", "read"}
-# timeout: seconds a request may take (default 15), for one that waits on purpose (a task's result); headers: the
+EXEC_TIMEOUT_MAX = 600
+# timeout: seconds a request may take (default 15), or a command (default 120, at most 600: a DAG run waited for),
+# for one that waits on purpose (a task's result); headers: the
 # request's own; expect_headers: a part of the value of each response header named; repeat: send it this many
 # times at once (up to 200 in parallel), passing when one answer meets the step's checks (a rate limit's 429);
 # body_size: a body of that many bytes instead of json (an upload limit's 413); body: a text sent as the raw body
@@ -224,6 +231,11 @@ class Component:
     # runs to completion instead of serving (a pipeline step): its command; `make pipeline` runs the stack's jobs
     job: tuple[str, ...] = ()
     service: bool = True  # false: no container of its own (a file in a volume its consumers mount)
+    # more containers of the same image and environment beside its own, each a service named <name>-<process>
+    # (Airflow's scheduler, DAG processor and triggerer beside its API server): process -> what it does
+    processes: dict[str, str] = field(default_factory=dict)
+    # an orchestrator: it runs the stack's jobs itself (their code in its image, their environment and volumes)
+    runs_jobs: bool = False
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -234,6 +246,21 @@ class Component:
     def serves(self) -> bool:
         """Whether `up` starts it and keeps it running: a container of its own that is no job."""
         return self.service and not self.job
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        """The compose services it runs: one named after it, and one per process."""
+        if not self.serves:
+            return ()
+        return (self.name, *(f"{self.name}-{process}" for process in self.processes))
+
+    @property
+    def ci_version(self) -> str:
+        """The toolchain version its CI job sets up, from its build image's tag: python:3.12.8-slim is 3.12.8, and a
+        tag naming the toolchain's version besides the product's (apache/airflow:3.3.2-python3.11) is 3.11."""
+        tag = (self.build_image or "").split(":")[-1]
+        named = re.search(rf"{re.escape(str(self.ci.get('toolchain', '')))}(\d[\d.]*)", tag)
+        return named.group(1) if named else tag.split("-")[0]
 
     @property
     def http_port(self) -> Port | None:
@@ -273,6 +300,12 @@ class Catalog:
 
     def in_category(self, category: str) -> list[Component]:
         return [c for c in self.components.values() if c.category == category]
+
+    def component_of(self, service: str) -> Component:
+        """The component whose fragment defines the compose service `service`: its own, or one of its processes'."""
+        if service in self.components:
+            return self.components[service]
+        return next(c for c in self.components.values() if service in c.service_names)
 
     def providers(self, capability: str) -> list[Component]:
         return [c for c in self.components.values() if capability in c.provides]
@@ -442,7 +475,19 @@ def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Ca
         backup=_backup(path, spec.get("backup"), datastore=bool(spec.get("datastore")) and "volatile" not in spec),
         job=job,
         service=service,
+        processes=_processes(path, spec.get("processes") or {}),
+        runs_jobs=_flag(path, "runs_jobs", spec.get("runs_jobs", False)),
     )
+
+
+def _processes(path: Path, spec: Any) -> dict[str, str]:
+    """processes: {name: what it does}: more containers of the component's image, each a compose service
+    <component>-<name> that its fragment writes."""
+    if not isinstance(spec, dict) or not all(isinstance(k, str) and COMPONENT_NAME.match(k) and _one_line(v)
+                                             for k, v in spec.items()):
+        raise CatalogError(f"{path}: processes maps each process (lowercase letters, digits, hyphens) to one line "
+                           "saying what it does, e.g. processes: {scheduler: runs the DAGs' tasks}")
+    return {str(k): str(v) for k, v in spec.items()}
 
 
 def _job(path: Path, spec: dict[str, Any]) -> tuple[str, ...]:
@@ -552,8 +597,9 @@ def _step(path: Path, name: str, step: Any) -> None:
     if "exec" in step and (not isinstance(step["exec"], list) or not step["exec"]
                            or not all(isinstance(a, str) for a in step["exec"])):
         raise CatalogError(f"{where}: exec must be a command as a list of strings, e.g. [redis-cli, ping]")
-    if "timeout" in step and not (isinstance(step["timeout"], int) and 1 <= step["timeout"] <= 120):
-        raise CatalogError(f"{where}: timeout must be a whole number of seconds from 1 to 120, e.g. timeout: 60")
+    longest = EXEC_TIMEOUT_MAX if "exec" in step else 120
+    if "timeout" in step and not (isinstance(step["timeout"], int) and 1 <= step["timeout"] <= longest):
+        raise CatalogError(f"{where}: timeout must be a whole number of seconds from 1 to {longest}, e.g. timeout: 60")
     for key in ("headers", "expect_headers"):
         if key in step and not (isinstance(step[key], dict) and all(isinstance(k, str) and isinstance(v, str)
                                                                     for k, v in step[key].items())):
@@ -569,7 +615,7 @@ def _step(path: Path, name: str, step: Any) -> None:
         raise CatalogError(f"{where}: from names the capability (the trip's when) in whose provider's container an "
                            "exec step runs, e.g. {exec: [wget, -q, -O, -, \"http://<name>:9113/metrics\"], from: "
                            "nginx-status}")
-    if "exec" in step and set(step) & {"json", "status", "expect", "keep", "timeout", "headers", "expect_headers",
+    if "exec" in step and set(step) & {"json", "status", "expect", "keep", "headers", "expect_headers",
                                        "repeat", "body_size", "body"}:
         raise CatalogError(f"{where}: an exec step checks its output with contains only")
     if "status" in step and not (isinstance(step["status"], int) and 100 <= step["status"] < 600):
@@ -845,6 +891,12 @@ def _check_volume(path: Path, capability: str, volume: Any) -> None:
                            f"letters, digits, hyphens) and the absolute path each consumer mounts it at, {example}")
 
 
+def consumer_form(value: str, consumer: str) -> str:
+    """A per_consumer capability's env value for `consumer`: {consumer} as an identifier, {CONSUMER} in upper case."""
+    ident = consumer.replace("-", "_")
+    return CONSUMER_NAME.sub(lambda m: ident if m.group(1) == "consumer" else ident.upper(), value)
+
+
 def _check_job_order(catalog: Catalog, directory: Path) -> None:
     """`make pipeline` runs a job after the jobs whose capabilities it wants: none may want, through others, its own."""
     jobs = [c for c in catalog.components.values() if c.job]
@@ -895,8 +947,15 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 raise CatalogError(f"{path}: provides.{capability}.check sends requests, so one of its ports needs http")
             if "volume" in data:
                 _check_volume(path, capability, data["volume"])
+            if not isinstance(data.get("per_consumer", False), bool):
+                raise CatalogError(f"{path}: provides.{capability}.per_consumer is true (each consumer gets one of "
+                                   "its own, named after it: {consumer} in the env) or false")
             for key, value in (data.get("env") or {}).items():
-                stray = set(VARIABLE_REFERENCE.findall(str(value))) - own
+                if CONSUMER_NAME.search(str(value)) and not data.get("per_consumer"):
+                    raise CatalogError(f"{path}: provides.{capability}.env.{key} names {{consumer}}, which only a "
+                                       "capability provided per_consumer has: add per_consumer: true, or remove it")
+                # the consumer's own variables (${{CONSUMER}_...}) are checked with each consumer, below
+                stray = set(VARIABLE_REFERENCE.findall(OF_CONSUMER.sub("", str(value)))) - own
                 if stray:
                     raise CatalogError(f"{path}: provides.{capability}.env.{key} refers to {sorted(stray)}; declare them under env")
         for capability in component.scrapes:
@@ -912,6 +971,27 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 _check_dashboard(path, component.name, capability, data["dashboard"], catalog)
             if "log_driver" in data:
                 _check_log_driver(path, component, capability, data, catalog)
+        for capability in component.wants:
+            for provider in catalog.providers(capability):
+                data = provider.provides[capability]
+                if not data.get("per_consumer"):
+                    continue
+                wanted = {ref for value in (data.get("env") or {}).values()
+                          for ref in VARIABLE_REFERENCE.findall(consumer_form(str(value), component.name))} - \
+                    {v.name for v in provider.env}
+                if lacking := sorted(wanted - own):
+                    raise CatalogError(f"{path}: {provider.name} provides {capability} to each consumer with a "
+                                       f"password of the consumer's own: declare {', '.join(lacking)} under env "
+                                       "with secret: true")
+        if component.processes and (component.job or not component.service):
+            raise CatalogError(f"{path}: processes are more containers beside the component's own service; a job or "
+                               "a component with service: false has none")
+        if component.processes and "omit" not in component.kubernetes:
+            raise CatalogError(f"{path}: the Helm chart renders one workload per component, not its processes: add "
+                               "kubernetes.omit with the reason")
+        if component.runs_jobs and not component.serves:
+            raise CatalogError(f"{path}: runs_jobs is for a service that runs the stack's jobs (an orchestrator); "
+                               "a job or a component with service: false runs none")
         if catalog.categories[component.category].automatic and not (component.requires and component.provides):
             raise CatalogError(f"{path}: a component of the automatic category {component.category} joins a stack "
                                "by itself: it requires what it attaches to (e.g. requires: [[postgresql-protocol]]) "
@@ -950,6 +1030,13 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
                 raise CatalogError(f"{directory / component.name / COMPONENT_FILE}: env.{variable.name}.for is "
                                    f"{variable.only_for}, which {component.name} does not provide: name one of "
                                    f"{sorted(component.provides)}, or remove for:")
+    services = {c.name: c.name for c in catalog.components.values()}
+    for component in catalog.components.values():
+        for service in component.service_names[1:]:
+            if service in services:
+                raise CatalogError(f"{directory / component.name / COMPONENT_FILE}: process service {service} has "
+                                   f"the name of a service of {services[service]}: rename the process")
+            services[service] = component.name
     _check_job_order(catalog, directory)
     known = {kw: c.name for c in catalog.components.values() for kw in (c.name, *c.keywords)}
     known.update({kw: cat.name for cat in catalog.categories.values() for kw in cat.phrases})

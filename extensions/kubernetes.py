@@ -72,10 +72,13 @@ class KubernetesView(Stack):
     def deployed_names(self) -> set[str]:
         return {c.name for c in self.deployed}
 
+    def deploys(self, name: str) -> bool:
+        return name in self.deployed_names
+
     def provided(self, name: str, capability: str) -> bool:
         """Only what a deployed service is wired to: PostgreSQL has no warehouse database in a cluster where the
         chart runs none of the pipeline's jobs."""
-        return any(edge.provider == name and edge.capability == capability and edge.consumer in self.deployed_names
+        return any(edge.provider == name and edge.capability == capability and self.deploys(edge.consumer)
                    for edge in self.edges)
 
     @cached_property

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .catalog import NONE, VARIABLE_REFERENCE, Catalog, Component, Port, Variable
+from .catalog import NONE, VARIABLE_REFERENCE, Catalog, Component, Port, Variable, consumer_form
 from .ports import HIGHEST_PORT, allocate_ports
 
 MISSING_SECRET = "{name} is not set. Run make env, or set it in .env"
@@ -255,12 +255,30 @@ class Stack:
         return f"${{{name}:-{variable.value}}}"
 
     def environment(self, name: str) -> dict[str, str]:
-        """The variables `name` receives from what it is wired to, e.g. DATABASE_URL from a SQL database."""
+        """The variables `name` receives from what it is wired to, e.g. DATABASE_URL from a SQL database; an
+        orchestrator (runs_jobs) also those of the jobs it runs."""
         result: dict[str, str] = {}
         for edge in self.wiring(name):
-            for key, value in (self.component(edge.provider).provides[edge.capability].get("env") or {}).items():
+            data = self.component(edge.provider).provides[edge.capability]
+            for key, value in (data.get("env") or {}).items():
+                if data.get("per_consumer"):
+                    value = consumer_form(str(value), name)
                 result.setdefault(key, VARIABLE_REFERENCE.sub(lambda m: self.var(m.group(1)), str(value)))
+        if self.component(name).runs_jobs:
+            for job in self.jobs:
+                for key, value in self.environment(job).items():
+                    result.setdefault(key, value)
         return result
+
+    def tenants(self, name: str, capability: str) -> list[str]:
+        """The consumers that `name` provides `capability` to, each with one of its own (per_consumer): the
+        databases and users a PostgreSQL makes, one per consumer, as identifiers (my_app for my-app)."""
+        return [edge.consumer.replace("-", "_") for edge in self.edges
+                if edge.provider == name and edge.capability == capability and self.deploys(edge.consumer)]
+
+    def deploys(self, name: str) -> bool:
+        """Whether this view of the stack runs `name` (the chart's omits some: kubernetes.KubernetesView)."""
+        return self.has(name)
 
     def depends_on(self, name: str) -> dict[str, str]:
         """Each service `name` waits for, with compose's condition: healthy for what it uses (the backend migrates
@@ -274,6 +292,11 @@ class Stack:
             condition = "service_started" if edge.capability in looked_up else "service_healthy"
             if conditions.get(edge.provider) != "service_healthy":
                 conditions[edge.provider] = condition
+        if self.component(name).runs_jobs:  # what its jobs wait for, it waits for before it runs them
+            for job in self.jobs:
+                for provider, condition in self.depends_on(job).items():
+                    if conditions.get(provider) != "service_healthy":
+                        conditions[provider] = condition
         return conditions
 
     def volumes(self, name: str) -> list[tuple[str, str]]:
@@ -281,12 +304,20 @@ class Stack:
         provides.<capability>.volume (DuckDB's file), once each."""
         mounts = {str(v["name"]): str(v["mount"]) for edge in self.wiring(name)
                   if (v := self.component(edge.provider).provides[edge.capability].get("volume"))}
+        if self.component(name).runs_jobs:
+            for job in self.jobs:
+                mounts.update(dict(self.volumes(job)))
         return list(mounts.items())
 
     @property
     def services(self) -> list[str]:
-        """What `make up` starts and keeps running: the components that serve (no job, no container-less file)."""
-        return [c.name for c in self.components if c.serves]
+        """What `make up` starts and keeps running: the services of the components that serve (no job, no
+        container-less file), each process of one too."""
+        return [service for c in self.components for service in c.service_names]
+
+    def service_of(self, service: str) -> Component:
+        """The component a compose service of the stack belongs to (one of its processes, or itself)."""
+        return next(c for c in self.components if service in c.service_names)
 
     @property
     def jobs(self) -> list[str]:

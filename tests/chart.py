@@ -77,7 +77,7 @@ def check_chart_matches_compose(project: Path) -> list[dict[str, Any]]:
     assert not [m for m in manifests if m["kind"] == "Secret"], "the chart must never hold a Secret"
     env = read_env(project / ".env")
     # those of the stack: a variable for a capability nothing uses here (PostgreSQL's warehouse) is not in .env
-    secrets = {v.name for n in model["services"] for v in CATALOG.components[n].env if v.secret and v.name in env}
+    secrets = {v.name for n in model["services"] for v in CATALOG.component_of(n).env if v.secret and v.name in env}
     view = KubernetesView(CATALOG, yaml.safe_load((project / ".copier-answers.yml").read_text()))
     rendered = yaml.safe_dump_all(manifests)
     assert not [k for k in secrets if env[k] in rendered], "a secret of .env is in the rendered chart"
@@ -85,7 +85,7 @@ def check_chart_matches_compose(project: Path) -> list[dict[str, Any]]:
     # the same services, but the reverse proxies (the Ingress routes in their place) and what the chart omits with
     # its reason (Prometheus: a cluster runs its own)
     routers = {name for name in model["services"]
-               if CATALOG.components[name].routes or CATALOG.components[name].kubernetes.get("omit")}
+               if CATALOG.component_of(name).routes or CATALOG.component_of(name).kubernetes.get("omit")}
     assert sorted(workloads) == sorted(set(model["services"]) - routers)
     assert sorted(services) == sorted(workloads)
     for name, workload in workloads.items():

@@ -77,6 +77,11 @@ def test_hostile_answers_keep_compose_and_env_intact(hostile: Path) -> None:
         ({"database": "mariadb", "ingestion": "dlt"}, "ingestion", "dlt needs a database or a data warehouse that "
          "provides warehouse, which MariaDB does not: choose database=postgres or warehouse=duckdb, or set ingestion to "
          "none"),
+        ({"orchestration": "airflow"}, "orchestration",
+         "Apache Airflow needs a data ingestion: choose ingestion=dlt, or set orchestration to none"),
+        ({"database": "mariadb", "warehouse": "duckdb", "ingestion": "dlt", "orchestration": "airflow"},
+         "orchestration", "Apache Airflow needs a database that provides own-database, which MariaDB does not: "
+         "choose database=postgres, or set orchestration to none"),
         ({"domain": "shop.example.com"}, "domain", "a reverse proxy that obtains its certificates itself: choose proxy=caddy"),
         ({"proxy": "caddy", "domain": "https://shop.example.com"}, "domain", "such as app.example.com"),
         ({"proxy": "caddy", "domain": "localhost"}, "domain", "at least one dot"),

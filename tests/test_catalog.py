@@ -15,6 +15,7 @@ from extensions.stack import Stack
 
 QUESTIONS = yaml.safe_load((REPO / "copier.yml").read_text())
 SERVICES = REPO / "template" / "services"
+OWN_DATABASE = CATALOG.components["postgres"].provides["own-database"]
 POSTGRES_ENV = yaml.safe_load((SERVICES / "postgres" / "component.yml").read_text())["env"]
 
 
@@ -136,7 +137,7 @@ def _catalog_copy(tmp_path: Path) -> Path:
         ({"backup": {"file": "x.dump", "dump": "", "check": "c", "restore": "r"}}, "backup.dump is a shell command"),
         ({"backup": {"file": "x.dump", "dump": "d", "check": "c", "restore": "r", "stopped": "yes"}},
          "backup.stopped is true or false"),
-        ({"provides": {"sql-database": {}, "metrics": {"port": 9187}}},
+        ({"provides": {"sql-database": {}, "own-database": OWN_DATABASE, "metrics": {"port": 9187}}},
          "provides.metrics needs the port and path Prometheus reads it from"),
         ({"provides": {"sql-database": {}, "metrics": {"port": 9187, "path": "/metrics", "alerts": "alerts.yml"}}},
          "add the file '{% if stack.scraped('postgres') %}alerts.yml{% endif %}'"),

@@ -57,7 +57,7 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
     used = {cap for c in CATALOG.components.values() for cap in c.wants}
     riders = [{c.category: c.name} for c in CATALOG.components.values()
               if CATALOG.categories[c.category].default == NONE and c.requirements
-              and not used & set(c.provides) and c.name not in WATCHING and not c.job]
+              and not used & set(c.provides) and c.name not in WATCHING and not c.job and not c.runs_jobs]
     for consumer in CATALOG.components.values():
         for capability in consumer.wants:
             for provider in CATALOG.providers(capability):
@@ -66,7 +66,8 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
                 chosen = {**DEFAULTS, consumer.category: consumer.name, provider.category: provider.name}
                 # With a worker where it fits: it runs along at little cost, its wiring and what it requires (Redis
                 # as the broker on demand) included, and changes no other wiring, providing nothing they use. Not a
-                # job (a pipeline step): its image is built for each stack it runs in, so it runs in one.
+                # job (a pipeline step) nor an orchestrator of the jobs: their images are built for each stack they
+                # run in (the orchestrator's with every job's venv), so each runs in one.
                 candidates = [with_requirements(list({**chosen, **extra}.values())) for extra in [*riders, {}]]
                 names = next((n for n in candidates if is_valid(n) and Edge(consumer.name, provider.name, capability)
                               in Stack(CATALOG, answers_for(n)).edges), None)

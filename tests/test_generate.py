@@ -54,13 +54,20 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     model = compose_config(project)
     # the Helm chart: the same stack, validated against compose.yaml
     check_chart_matches_compose(project)
-    assert sorted(model["services"]) == sorted(c.name for c in stack.components if c.service)
+    assert sorted(model["services"]) == sorted([*stack.services, *stack.jobs])
     assert model["name"] == answers["project_slug"]
     assert "version" not in yaml.safe_load((project / "compose.yaml").read_text())
-    for name, service in model["services"].items():
+    for service_name, service in model["services"].items():
+        name = CATALOG.component_of(service_name).name
         # healthy for what it uses; started for what a proxy routes to or Prometheus scrapes (it looks addresses up
-        # per request)
+        # per request); a process of a component (Airflow's scheduler) for the component's own service
         depends = {provider: d["condition"] for provider, d in service.get("depends_on", {}).items()}
+        for key, value in stack.environment(name).items():
+            assert key in service["environment"], f"{service_name} is not given {key}"
+            assert "${" not in service["environment"][key], "every variable resolves from .env"
+        if service_name != name:
+            assert depends == {name: "service_healthy"}, f"{service_name} waits for {name} to be healthy"
+            continue
         assert depends == stack.depends_on(name)
         for edge in stack.wiring(name):  # healthy where any of its edges to that provider needs it so
             if not CATALOG.components[edge.provider].serves:
@@ -68,13 +75,10 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
             used = [e for e in stack.wiring(name) if e.provider == edge.provider and e.capability not in
                     {*CATALOG.components[name].routes, *CATALOG.components[name].scrapes}]
             assert depends[edge.provider] == ("service_healthy" if used else "service_started"), edge
-        for key, value in stack.environment(name).items():
-            assert key in service["environment"], f"{name} is not given {key}"
-            assert "${" not in service["environment"][key], "every variable resolves from .env"
 
     # a page on a port of its own calls its API on the API's port, which allows the page's origin (CORS)
     for name, service in model["services"].items():
-        if stack.browser_origins(name):
+        if name in stack.names and stack.browser_origins(name):
             origins = service["environment"].get("CORS_ORIGINS", "").split(",")
             pages = [p for p in stack.providers("web-ui") if not stack.routed_by(p.name)]
             assert {int(o.rsplit(":", 1)[1]) for o in origins} == {
@@ -86,7 +90,7 @@ def check_project(project: Path, names: list[str], answers: dict) -> None:
     assert len(numbers) == len(set(numbers))
     env = read_env(project / ".env")
     for service, port in published:
-        component = CATALOG.components[service]
+        component = CATALOG.component_of(service)
         declared = next(p for p in component.ports if p.container == int(port["target"]))
         assert int(port["published"]) == int(env[declared.env])
         if component.datastore:  # asked for, or nothing in the stack uses it: on 127.0.0.1 only

@@ -83,6 +83,9 @@ IMAGE_COMMANDS = {
     "grafana/loki:*": {"/usr/bin/loki"},
     # Ubuntu noble with ca-certificates, libsystemd0 and tzdata (its Dockerfile): bash and coreutils, no curl or wget
     "grafana/alloy:*": {"sh", "bash", "grep", "head", "/bin/alloy"},
+    # Debian bookworm slim with Airflow in the airflow user's ~/.local/bin on PATH, and curl (its Dockerfile's
+    # RUNTIME_APT_DEPS)
+    "apache/airflow:*": {"sh", "bash", "curl", "airflow", "python"},
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")
@@ -388,9 +391,9 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
     stack = Stack(CATALOG, yaml.safe_load((project / ".copier-answers.yml").read_text()))
     problems = []
     for service_name, service in model["services"].items():
-        runtime = CATALOG.components[service_name].runtime
+        runtime = CATALOG.component_of(service_name).runtime
         excused = runtime.exceptions
-        job = bool(CATALOG.components[service_name].job)  # runs to completion: its exit status is its check
+        job = bool(CATALOG.component_of(service_name).job)  # runs to completion: its exit status is its check
 
         def check(ok: bool, what: str, rule: str | None = None) -> None:
             """Record a broken rule, unless component.yml excuses the service from it (a few rules only)."""
@@ -439,7 +442,7 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
             check(dependency["condition"] != "service_healthy" or provider_test[0] != "NONE",
                   f"waits for {provider} to be healthy, which has no healthcheck")
 
-        if CATALOG.components[service_name].datastore:
+        if CATALOG.component_of(service_name).datastore:
             # private, unless asked for or used by nothing in the stack; then on 127.0.0.1 only
             ports = service.get("ports", [])
             check(all(p.get("host_ip") == "127.0.0.1" for p in ports), f"a datastore is published beyond 127.0.0.1: {ports}")
@@ -447,11 +450,11 @@ def test_every_service_keeps_its_posture(name: str, project: Path) -> None:
                 check(not ports, f"a datastore that the stack uses is published: {ports}")
 
         # an exception is said in the fragment, where a reader of the service sees it
-        fragment = (project / "services" / service_name / "compose.yaml").read_text()
+        fragment = (project / "services" / CATALOG.component_of(service_name).name / "compose.yaml").read_text()
         for rule, reason in excused.items():
             check(f"# Posture exception ({rule}): {reason}" in fragment, f"the fragment does not say why {rule}")
     # what was chosen, and what joined by itself (an exporter)
-    assert sorted(model["services"]) == sorted(c.name for c in stack.components if c.service)
+    assert sorted(model["services"]) == sorted([*stack.services, *stack.jobs])
     assert set(names) <= set(stack.names)
     assert not problems, "\n".join(problems)
 

@@ -194,16 +194,16 @@ class StackRun:
         """Every service of the stack runs, and is healthy where it has a healthcheck."""
         containers = self.containers()
         ok = True
-        for component in self.stack.components:
-            if not component.serves:
-                continue  # run by make pipeline, or no container at all (a file its consumers mount)
-            container = containers.get(component.name)
+        # the components that serve, each of its processes too (a job is run by make pipeline; a component with
+        # no container is a file its consumers mount)
+        for service in self.stack.services:
+            container = containers.get(service)
             state = container.attrs["State"] if container else {}
             health = (state.get("Health") or {}).get("Status", "no healthcheck")
             running = state.get("Status") == "running"
             good = running and health in ("healthy", "no healthcheck")
             detail = "" if good else f"{state.get('Status', 'no container')}, {health}"
-            ok &= self.report.add("running and healthy", component.name, good, 0.0, detail)
+            ok &= self.report.add("running and healthy", service, good, 0.0, detail)
         return ok
 
     def smoke(self) -> bool:
@@ -216,9 +216,11 @@ class StackRun:
 
     def round_trips(self, phases: tuple[str, ...] = ("write", "read"), label: str = "") -> bool:
         ok = True
-        # the services first, then the jobs in make pipeline's order: a job reads what the one before it wrote
+        # the services first, then the jobs in make pipeline's order (a job reads what the one before it wrote),
+        # then an orchestrator's, which runs the jobs again
         order = {name: i for i, name in enumerate(self.stack.jobs)}
-        for component in sorted(self.stack.components, key=lambda c: (bool(c.job), order.get(c.name, 0))):
+        for component in sorted(self.stack.components,
+                                key=lambda c: (2 if c.runs_jobs else 1 if c.job else 0, order.get(c.name, 0))):
             for trip in component.round_trips:
                 if "when" in trip and not self.stack.consumes(component.name, trip["when"]):
                     continue
@@ -293,7 +295,7 @@ class StackRun:
             where = next((p.name for p in self.stack.providers(step["from"])), None) if "from" in step else component.name
             if where is None:
                 raise StepFailed(f"exec {command[0]}: no provider of {step['from']} in the stack to run it in")
-            result = self.compose("exec", "-T", where, *command, timeout=120, check=False)
+            result = self.compose("exec", "-T", where, *command, timeout=step.get("timeout", 120), check=False)
             if result.returncode:
                 raise StepFailed(f"exec {command[0]} exited {result.returncode}: {(result.stderr or result.stdout).strip()[-500:]}")
             body = result.stdout
