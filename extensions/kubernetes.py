@@ -73,13 +73,8 @@ class KubernetesView(Stack):
         return {c.name for c in self.deployed}
 
     def deploys(self, name: str) -> bool:
+        """Only what the chart deploys (Stack.provided and Stack.tenants count its consumers only)."""
         return name in self.deployed_names
-
-    def provided(self, name: str, capability: str) -> bool:
-        """Only what a deployed service is wired to: PostgreSQL has no warehouse database in a cluster where the
-        chart runs none of the pipeline's jobs."""
-        return any(edge.provider == name and edge.capability == capability and self.deploys(edge.consumer)
-                   for edge in self.edges)
 
     @cached_property
     def ingress_routes(self) -> list[Route]:

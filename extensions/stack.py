@@ -15,7 +15,15 @@ from typing import Any
 
 import yaml
 
-from .catalog import NONE, VARIABLE_REFERENCE, Catalog, Component, Port, Variable, consumer_form
+from .catalog import (
+    NONE,
+    VARIABLE_REFERENCE,
+    Catalog,
+    Component,
+    Port,
+    Variable,
+    consumer_form,
+)
 from .ports import HIGHEST_PORT, allocate_ports
 
 MISSING_SECRET = "{name} is not set. Run make env, or set it in .env"
@@ -146,8 +154,14 @@ class Stack:
     def provided(self, name: str, capability: str) -> bool:
         """Whether a service of the stack is wired to what `name` provides as `capability`: a component serves
         something that only another one reads where one does, without naming it (Nginx's stub_status page, for
-        the metrics exporter that joins where the stack scrapes metrics)."""
-        return any(edge.provider == name and edge.capability == capability for edge in self.edges)
+        the metrics exporter that joins where the stack scrapes metrics). Only a service this view runs counts:
+        the chart's PostgreSQL has no warehouse database where it runs none of the pipeline's jobs."""
+        return bool(self.consumers_of(name, capability))
+
+    def consumers_of(self, name: str, capability: str) -> list[str]:
+        """The services this view of the stack runs that are wired to what `name` provides as `capability`."""
+        return [edge.consumer for edge in self.edges
+                if edge.provider == name and edge.capability == capability and self.deploys(edge.consumer)]
 
     # --- metrics ----------------------------------------------------------------------------------------
 
@@ -273,8 +287,7 @@ class Stack:
     def tenants(self, name: str, capability: str) -> list[str]:
         """The consumers that `name` provides `capability` to, each with one of its own (per_consumer): the
         databases and users a PostgreSQL makes, one per consumer, as identifiers (my_app for my-app)."""
-        return [edge.consumer.replace("-", "_") for edge in self.edges
-                if edge.provider == name and edge.capability == capability and self.deploys(edge.consumer)]
+        return [consumer.replace("-", "_") for consumer in self.consumers_of(name, capability)]
 
     def deploys(self, name: str) -> bool:
         """Whether this view of the stack runs `name` (the chart's omits some: kubernetes.KubernetesView)."""
