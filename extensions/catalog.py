@@ -49,12 +49,13 @@ SERVICE_KEYS = {"image", "build_image", "build_from", "ports", "runtime", "round
 CONSUMER_NAME = re.compile(r"\{(consumer|CONSUMER)\}")
 OF_CONSUMER = re.compile(r"\$\{[A-Za-z0-9_]*\{(?:consumer|CONSUMER)\}[A-Za-z0-9_]*\}")  # ${{CONSUMER}_PASSWORD}
 # provides.<capability>.volume: a named volume (the provider's fragment declares it) that every service wired to the
-# capability mounts at `mount`
-VOLUME_KEYS = {"name", "mount"}
+# capability mounts at `mount`; read_only: true mounts it read-only (a reader of the warehouse), unless the service
+# is wired to it another way too
+VOLUME_KEYS = {"name", "mount", "read_only"}
 VOLUME_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 VARIABLE_KEYS = {"help", "value", "secret", "lists_hosts", "for"}
 CATEGORY_KEYS = {"label", "multiselect", "default", "keywords", "name_is_a_word", "automatic", "keyword_default",
-                 "capability"}
+                 "capability", "keywords_beside"}
 BACKUP_KEYS = {"file", "dump", "check", "restore", "stopped"}
 # a file a component.yml names (a backup, alert rules, a dashboard): lower case, with a suffix saying its format
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9]+$")
@@ -86,10 +87,11 @@ CAPABILITY = re.compile(r"^[A-Z][A-Z_]*$")
 
 
 # The generated GitHub Actions workflow, as data: a component with tests names its toolchain (the setup action;
-# the version comes from build_image's tag) and the make targets of its folder; a datastore describes the
+# the version comes from build_image's tag, or from ci.version where the tag names only the product's, as
+# apache/superset:6.1.0 does) and the make targets of its folder; a datastore describes the
 # throwaway server that the CI job of each component wired to it gets, and the TEST_* variables pointing there.
 CI_TOOLCHAINS = ("python", "node")
-CI_KEYS = {"toolchain", "targets", "service"}
+CI_KEYS = {"toolchain", "targets", "service", "version"}
 # test_env_as: the TEST_* variables that hold only where a job is wired to the server for that capability
 # (Redis as the broker of a worker, beside its cache). command: the arguments the image must run with, which a
 # job's service container cannot be given: the workflow starts such a server with `docker run` in a step instead.
@@ -190,6 +192,10 @@ class Category:
     # what each of its components provides: a mention of the category is met by a component named in the description
     # that provides it too ("a data warehouse on PostgreSQL"); "" where the category is no capability
     capability: str = ""
+    # keywords_beside: words that ask for it only where the description asks for one of these categories too
+    # ("dashboards" is a BI tool beside a data pipeline, and an admin page's elsewhere)
+    beside: tuple[str, ...] = ()
+    beside_keywords: tuple[str, ...] = ()
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -257,7 +263,10 @@ class Component:
     @property
     def ci_version(self) -> str:
         """The toolchain version its CI job sets up, from its build image's tag: python:3.12.8-slim is 3.12.8, and a
-        tag naming the toolchain's version besides the product's (apache/airflow:3.3.2-python3.11) is 3.11."""
+        tag naming the toolchain's version besides the product's (apache/airflow:3.3.2-python3.11) is 3.11; ci.version
+        says it where the tag names only the product's (apache/superset:6.1.0 runs Python 3.11)."""
+        if "version" in self.ci:
+            return str(self.ci["version"])
         tag = (self.build_image or "").split(":")[-1]
         named = re.search(rf"{re.escape(str(self.ci.get('toolchain', '')))}(\d[\d.]*)", tag)
         return named.group(1) if named else tag.split("-")[0]
@@ -412,8 +421,20 @@ def _load_categories(data: dict[str, Any], path: Path) -> dict[str, Category]:
             automatic=_flag(path, "automatic", spec.get("automatic", False)),
             keyword_default=str(spec.get("keyword_default", "")),
             capability=str(spec.get("capability", "")),
+            **_keywords_beside(path, name, spec.get("keywords_beside")),
         )
     return categories
+
+
+def _keywords_beside(path: Path, name: str, spec: Any) -> dict[str, tuple[str, ...]]:
+    if spec is None:
+        return {}
+    if not (isinstance(spec, dict) and set(spec) == {"categories", "keywords"}):
+        raise CatalogError(f"{path}: keywords_beside of '{name}' holds categories (the ones a description must ask for "
+                           "too) and keywords (the words that ask for it there), e.g. {categories: [warehouse], "
+                           "keywords: [dashboards]}")
+    return {"beside": _words(path, "categories", spec["categories"]),
+            "beside_keywords": _words(path, "keywords", spec["keywords"])}
 
 
 def _load_component(folder: Path, spec: dict[str, Any], categories: dict[str, Category]) -> Component:
@@ -690,6 +711,10 @@ def _ci(path: Path, spec: Any, build_image: str | None) -> dict[str, Any]:
         if not isinstance(targets, list) or not targets or not all(isinstance(t, str) and t for t in targets):
             raise CatalogError(f"{path}: ci.targets must list the make targets of the component's Makefile that CI "
                                f"runs ({example})")
+    if "version" in spec and not (isinstance(spec["version"], str) and re.match(r"^\d+(\.\d+)+$", spec["version"])
+                                  and "toolchain" in spec):
+        raise CatalogError(f"{path}: ci.version is the toolchain's version as a quoted string, e.g. version: \"3.11\", "
+                           "for a build image whose tag names only the product's version; it needs ci.toolchain")
     service = spec.get("service")
     if service is not None:
         if (not isinstance(service, dict) or set(service) - CI_SERVICE_KEYS
@@ -884,11 +909,13 @@ def _check_log_driver(path: Path, component: Component, capability: str, data: d
 
 
 def _check_volume(path: Path, capability: str, volume: Any) -> None:
-    example = "e.g. volume: {name: warehouse-data, mount: /data/warehouse}"
-    if not (isinstance(volume, dict) and set(volume) == VOLUME_KEYS and VOLUME_NAME.match(str(volume["name"]))
-            and re.match(r"^/[\w./-]+$", str(volume["mount"]))):
+    example = "e.g. volume: {name: warehouse-data, mount: /data/warehouse}, or with read_only: true"
+    if not (isinstance(volume, dict) and {"name", "mount"} <= set(volume) <= VOLUME_KEYS
+            and VOLUME_NAME.match(str(volume["name"])) and re.match(r"^/[\w./-]+$", str(volume["mount"]))
+            and isinstance(volume.get("read_only", False), bool)):
         raise CatalogError(f"{path}: provides.{capability}.volume names the volume its fragment declares (lowercase "
-                           f"letters, digits, hyphens) and the absolute path each consumer mounts it at, {example}")
+                           f"letters, digits, hyphens), the absolute path each consumer mounts it at, and may say "
+                           f"read_only: true (consumers only read it), {example}")
 
 
 def consumer_form(value: str, consumer: str) -> str:
@@ -1057,6 +1084,9 @@ def _check_catalog(catalog: Catalog, directory: Path) -> None:
             raise CatalogError(f"{directory / CATEGORIES_FILE}: {category.name} is the capability "
                                f"'{category.capability}', which {', '.join(lacking)} of it does not provide: add it to "
                                "their provides, or remove the category's capability")
+        if unknown := [c for c in category.beside if c not in catalog.questions]:
+            raise CatalogError(f"{directory / CATEGORIES_FILE}: keywords_beside of {category.name} names {unknown}, "
+                               f"which no question asks; the categories asked are {sorted(catalog.questions)}")
         if category.keyword_default not in ("", *names):
             raise CatalogError(f"{directory / CATEGORIES_FILE}: keyword_default '{category.keyword_default}' of "
                                f"{category.name} is not a component of it ({names})")

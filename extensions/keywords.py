@@ -26,6 +26,7 @@ class Mention:
     component: str | None   # None: the category itself ("a frontend"), or a technology the catalog lacks
     negated: bool = False
     absent: str | None = None  # a technology of not-in-catalog.yml ("Django")
+    beside: tuple[str, ...] = ()  # a word of keywords_beside: the categories it needs beside it
 
 
 def _pattern(phrase: str) -> str:
@@ -34,14 +35,17 @@ def _pattern(phrase: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _matcher(catalog: Catalog) -> list[tuple[str, str, str, str | None, str | None]]:
-    """(a word the phrase starts with, its pattern, category, component, absent technology) per keyword."""
+def _matcher(catalog: Catalog) -> list[tuple[str, str, str, str | None, str | None, tuple[str, ...]]]:
+    """(a word the phrase starts with, its pattern, category, component, absent technology, the categories it needs
+    beside it) per keyword."""
     asked = [c for c in catalog.components.values() if c.category in catalog.questions]
-    terms = [(kw, c.category, c.name, None) for c in asked for kw in c.phrases]
-    terms += [(kw, cat.name, None, None) for cat in catalog.questions.values() for kw in cat.phrases]
-    terms += [(kw, a.category, None, a.name) for a in catalog.absent.values() for kw in a.keywords]
-    return [(re.split(r"[\s-]+", kw)[0], _pattern(kw), category, component, absent)
-            for kw, category, component, absent in terms]
+    terms = [(kw, c.category, c.name, None, ()) for c in asked for kw in c.phrases]
+    terms += [(kw, cat.name, None, None, ()) for cat in catalog.questions.values() for kw in cat.phrases]
+    terms += [(kw, cat.name, None, None, cat.beside) for cat in catalog.questions.values()
+              for kw in cat.beside_keywords]
+    terms += [(kw, a.category, None, a.name, ()) for a in catalog.absent.values() for kw in a.keywords]
+    return [(re.split(r"[\s-]+", kw)[0], _pattern(kw), category, component, absent, beside)
+            for kw, category, component, absent, beside in terms]
 
 
 def find_mentions(description: str, catalog: Catalog) -> list[Mention]:
@@ -49,8 +53,8 @@ def find_mentions(description: str, catalog: Catalog) -> list[Mention]:
     # Only the phrases whose first word is in the text are compiled and searched: the cost of a description
     # does not grow with the catalog (re caches what it compiles).
     found = [
-        Mention(m.start(), m.end(), category, component, absent=absent)
-        for first, pattern, category, component, absent in _matcher(catalog) if first in text
+        Mention(m.start(), m.end(), category, component, absent=absent, beside=beside)
+        for first, pattern, category, component, absent, beside in _matcher(catalog) if first in text
         for m in re.finditer(pattern, text)
     ]
     # A phrase inside a longer one is not a mention of its own: "proxy" in "reverse proxy". One phrase of two
@@ -64,8 +68,11 @@ def find_mentions(description: str, catalog: Catalog) -> list[Mention]:
             continue
         negated = _negated(text, mention.start)
         mentions.append(Mention(mention.start, mention.end, mention.category, mention.component, negated,
-                                mention.absent))
-    return mentions
+                                mention.absent, mention.beside))
+    # a word that asks for its category only beside others ("dashboards" beside a data pipeline) is no mention
+    # where the description asks for none of them
+    asked = {m.category for m in mentions if not m.negated}
+    return [m for m in mentions if not m.beside or asked & set(m.beside)]
 
 
 def _negated(text: str, position: int) -> bool:

@@ -322,6 +322,16 @@ class Stack:
                 mounts.update(dict(self.volumes(job)))
         return list(mounts.items())
 
+    def read_only_volumes(self, name: str) -> set[str]:
+        """The volumes `name` only reads: every capability it mounts one for says read_only (a reader of the
+        warehouse); a volume it is wired to another way too (its writer's) is mounted read-write."""
+        edges = [(str(v["name"]), bool(v.get("read_only"))) for edge in self.wiring(name)
+                 if (v := self.component(edge.provider).provides[edge.capability].get("volume"))]
+        if self.component(name).runs_jobs:
+            edges += [(volume, volume in self.read_only_volumes(job)) for job in self.jobs
+                      for volume, _ in self.volumes(job)]
+        return {volume for volume, _ in edges if all(ro for other, ro in edges if other == volume)}
+
     @property
     def services(self) -> list[str]:
         """What `make up` starts and keeps running: the services of the components that serve (no job, no
@@ -469,8 +479,9 @@ class Stack:
         return "\n    depends_on:" + lines
 
     def volumes_yaml(self, name: str) -> str:
-        mounts = self.volumes(name)
-        return ("\n    volumes:" + "".join(f"\n      - {volume}:{mount}" for volume, mount in mounts)) if mounts else ""
+        mounts, read_only = self.volumes(name), self.read_only_volumes(name)
+        return ("\n    volumes:" + "".join(f"\n      - {volume}:{mount}{':ro' if volume in read_only else ''}"
+                                           for volume, mount in mounts)) if mounts else ""
 
     def job_yaml(self, name: str) -> str:
         """A job's command, and the profile that keeps `up` from starting it: `make pipeline` runs it."""

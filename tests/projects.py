@@ -3,6 +3,7 @@ component folder is covered the moment it exists."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -11,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -205,3 +207,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# Heavy tools' venvs (Airflow, Superset), kept between runs, one per lock: their installs take a minute or more.
+VENVS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stacks" / "venvs"
+
+
+def make_test_in_kept_venv(folder: Path, locks: list[str], checks: list[list[str]]) -> dict[str, list[str]]:
+    """`make test` of a generated component folder with its venv under VENVS (named after the folder and its lock
+    files), against this machine's PostgreSQL; then each of `checks` (linters) in the folder. Returns each test
+    case's outcome from the JUnit report: its child elements' tags (failure, error, skipped), empty when it passed."""
+    digest = hashlib.sha256(b"".join((folder / lock).read_bytes() for lock in locks)).hexdigest()[:16]
+    result = subprocess.run(["make", "test", f"VENV={VENVS / f'{folder.name}-{digest}'}",
+                             "TEST_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres"],
+                            cwd=folder, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    for command in checks:
+        checked = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    return {case.get("name", ""): [child.tag for child in case] for case in
+            ElementTree.parse(folder / "test-results.xml").getroot().iter("testcase")}

@@ -82,6 +82,10 @@ def test_hostile_answers_keep_compose_and_env_intact(hostile: Path) -> None:
         ({"database": "mariadb", "warehouse": "duckdb", "ingestion": "dlt", "orchestration": "airflow"},
          "orchestration", "Apache Airflow needs a database that provides own-database, which MariaDB does not: "
          "choose database=postgres, or set orchestration to none"),
+        ({"bi": "superset"}, "bi",
+         "Apache Superset needs a data transformation: choose transformation=dbt, or set bi to none"),
+        ({"database": "none", "warehouse": "duckdb", "ingestion": "dlt", "transformation": "dbt", "bi": "superset"},
+         "bi", "Apache Superset needs a database: choose database=postgres, or set bi to none"),
         ({"domain": "shop.example.com"}, "domain", "a reverse proxy that obtains its certificates itself: choose proxy=caddy"),
         ({"proxy": "caddy", "domain": "https://shop.example.com"}, "domain", "such as app.example.com"),
         ({"proxy": "caddy", "domain": "localhost"}, "domain", "at least one dot"),

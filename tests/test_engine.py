@@ -57,7 +57,8 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
     used = {cap for c in CATALOG.components.values() for cap in c.wants}
     riders = [{c.category: c.name} for c in CATALOG.components.values()
               if CATALOG.categories[c.category].default == NONE and c.requirements
-              and not used & set(c.provides) and c.name not in WATCHING and not c.job and not c.runs_jobs]
+              and not used & set(c.provides) and c.name not in WATCHING and not c.job and not c.runs_jobs
+              and not any(p.job for capability in c.wants for p in CATALOG.providers(capability))]
     for consumer in CATALOG.components.values():
         for capability in consumer.wants:
             for provider in CATALOG.providers(capability):
@@ -67,7 +68,8 @@ def cover_stacks() -> dict[str, dict[str, Any]]:
                 # With a worker where it fits: it runs along at little cost, its wiring and what it requires (Redis
                 # as the broker on demand) included, and changes no other wiring, providing nothing they use. Not a
                 # job (a pipeline step) nor an orchestrator of the jobs: their images are built for each stack they
-                # run in (the orchestrator's with every job's venv), so each runs in one.
+                # run in (the orchestrator's with every job's venv), so each runs in one; nor a reader of what the
+                # jobs make (a BI tool), which would bring them along.
                 candidates = [with_requirements(list({**chosen, **extra}.values())) for extra in [*riders, {}]]
                 names = next((n for n in candidates if is_valid(n) and Edge(consumer.name, provider.name, capability)
                               in Stack(CATALOG, answers_for(n)).edges), None)

@@ -18,6 +18,7 @@ def expect(**chosen: str | list[str]) -> dict[str, str | list[str]]:
 
 
 FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="redis", proxy="nginx")
+BI = expect(database="postgres", warehouse="duckdb", ingestion="dlt", transformation="dbt", bi="superset")
 
 
 @pytest.mark.parametrize(
@@ -108,6 +109,26 @@ FULL = expect(backend="fastapi", frontend="react", database="postgres", cache="r
         ("an nginx exporter for Prometheus on FastAPI",
          expect(backend="fastapi", proxy="nginx", monitoring=["prometheus"])),
         ("price alerts for shoppers, FastAPI", expect(backend="fastapi")),  # an app's alerts
+        # a BI tool: by its words, by "dashboards" beside a pipeline, by name; it brings the marts it charts (dbt on a
+        # DuckDB warehouse, unless one is named) and PostgreSQL for its own database
+        ("BI dashboards over the warehouse", BI),
+        ("an ELT pipeline with business intelligence", BI),
+        ("an ELT pipeline with dashboards", BI),
+        ("a data warehouse and dashboards for the sales team", BI),
+        ("an ELT pipeline, dashboards with Superset", BI),
+        ("Apache Superset over our shop's data", BI),
+        ("a data warehouse on PostgreSQL with BI dashboards",
+         expect(database="postgres", ingestion="dlt", transformation="dbt", bi="superset")),
+        # ...and not: an app's dashboard, Grafana's, the word's other meanings, negation
+        ("a Django app with an admin dashboard", expect(backend="django")),
+        ("a React dashboard for our sales team", expect(frontend="react")),
+        ("Prometheus metrics with dashboards", expect(backend="fastapi", monitoring=["prometheus"])),
+        ("Grafana dashboards for the API", expect(backend="fastapi", monitoring=["grafana", "prometheus"])),
+        ("TypeScript is a superset of JavaScript", FULL),
+        ("bi-weekly reports in a Vue app", expect(frontend="vue")),
+        ("an ELT pipeline, no dashboards", expect(warehouse="duckdb", ingestion="dlt", transformation="dbt")),
+        ("an ELT pipeline without a BI tool", expect(warehouse="duckdb", ingestion="dlt", transformation="dbt")),
+        ("FastAPI with a dashboard in the admin UI, no BI tool", expect(backend="fastapi", frontend="react")),
     ],
 )
 def test_suggested_stack(description: str, stack: dict[str, str]) -> None:
@@ -220,6 +241,8 @@ def test_keywords_choose_grafana_only_for_monitoring(description: str, stack: di
         ("A Django app with MySQL", expect(backend="django", database="mariadb"), ["MySQL"]),
         ("Go microservice with Kafka", expect(backend="fastapi"), ["Go", "Kafka"]),
         ("A Svelte frontend on a FastAPI backend", expect(backend="fastapi", frontend="react"), ["Svelte"]),
+        ("Metabase dashboards over the warehouse", BI, ["Metabase"]),
+        ("an ELT pipeline with Power BI", BI, ["Power BI"]),
         # refused or merely English: nothing absent is named
         ("FastAPI, no Flask", expect(backend="fastapi"), []),
         ("Ready to go: an express delivery tracker with FastAPI", expect(backend="fastapi"), []),

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import subprocess
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 import yaml
-from projects import CATALOG, REPO, answers_for, compose_config, copy_project
+from projects import CATALOG, REPO, answers_for, compose_config, copy_project, make_test_in_kept_venv
 from test_catalog import _catalog_copy
 
 from extensions.catalog import CatalogError, load_catalog
@@ -27,7 +25,6 @@ ORCHESTRATED = ["postgres", *PIPELINE, "airflow"]
 PROCESSES = ["airflow", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"]
 PROVISION = REPO / "template" / "services" / "postgres" / (
     "{% if stack.tenants('postgres', 'own-database') %}provision-own-databases.sh{% endif %}")
-VENVS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stacks" / "venvs"
 
 
 # --- words ------------------------------------------------------------------------------------------------------------
@@ -175,21 +172,11 @@ def test_airflow_dags_test_runs_every_job_to_success_on_the_host(project: Path) 
     """Airflow's `make test`: the DAG has a task per job, and `airflow dags test` runs them all to success over a
     DuckDB file, Airflow's database made (and dropped) on this machine's PostgreSQL. Airflow's venv is kept between
     runs, one per lock (its install takes a minute or more); ruff, hadolint and shellcheck clean."""
-    folder = project / "services" / "airflow"
-    lock = hashlib.sha256((folder / "requirements.lock").read_bytes()).hexdigest()[:16]
-    venv = VENVS / f"airflow-{lock}"
-    result = subprocess.run(["make", "test", f"VENV={venv}",
-                             "TEST_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres"],
-                            cwd=folder, capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    outcomes = {case.get("name"): [child.tag for child in case] for case in
-                ElementTree.parse(folder / "test-results.xml").getroot().iter("testcase")}
+    outcomes = make_test_in_kept_venv(project / "services" / "airflow", ["requirements.lock"], [
+        ["ruff", "check", "--no-cache", "."], ["ruff", "format", "--check", "--no-cache", "."],
+        ["hadolint", "Dockerfile"], ["shellcheck", "start-api-server.sh"]])
     assert set(outcomes) == {"test_the_dag_has_a_task_per_job_in_the_jobs_order",
                              "test_airflow_dags_test_runs_every_job_to_success"} and not any(outcomes.values()), outcomes
-    for command in (["ruff", "check", "--no-cache", "."], ["ruff", "format", "--check", "--no-cache", "."],
-                    ["hadolint", "Dockerfile"], ["shellcheck", "start-api-server.sh"]):
-        checked = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
-        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 # --- the vocabulary ---------------------------------------------------------------------------------------------------

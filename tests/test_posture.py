@@ -86,6 +86,8 @@ IMAGE_COMMANDS = {
     # Debian bookworm slim with Airflow in the airflow user's ~/.local/bin on PATH, and curl (its Dockerfile's
     # RUNTIME_APT_DEPS)
     "apache/airflow:*": {"sh", "bash", "curl", "airflow", "python"},
+    # python:3.11-slim with curl among its apt packages and Superset's venv (/app/.venv/bin) first on PATH
+    "apache/superset:*": {"sh", "bash", "curl", "superset", "python", "gunicorn"},
 }
 LOG_DRIVER = "json-file"
 SEVERE = ("high", "critical")

@@ -40,7 +40,7 @@ def test_description_sets_the_defaults_and_a_choice_that_cannot_work_is_disabled
     session.expect(selected("FastAPI"))  # suggested by the description
     session.send(none_after("backend") + ENTER)  # ...but this person wants no backend
     for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker", "Data warehouse",
-                     "Data ingestion", "Data transformation", "Orchestrator", "Development tools", "Monitoring"):
+                     "Data ingestion", "Data transformation", "Orchestrator", "BI tool", "Development tools", "Monitoring"):
         session.expect(category)
         session.send(ENTER)
     session.expect("Reverse proxy")
@@ -78,7 +78,7 @@ def test_declining_every_suggestion_never_reaches_a_question_without_an_answer(t
     session.expect(selected("FastAPI"))
     session.send(none_after("backend") + ENTER)
     for category in ("Frontend", "Database", "Cache", "Message broker", "Background worker", "Data warehouse",
-                     "Data ingestion", "Data transformation", "Orchestrator"):
+                     "Data ingestion", "Data transformation", "Orchestrator", "BI tool"):
         session.expect(category)
         session.expect(r"»")
         session.send(ENTER)

@@ -214,13 +214,20 @@ class StackRun:
                 outcome.update(ok=False, detail=(result.stdout + result.stderr).strip()[-1500:])
         return outcome["ok"]
 
+    def trip_rank(self, component: Component) -> int:
+        """When its round trips run: the services first, then the jobs in make pipeline's order (a job reads what the
+        one before it wrote), then an orchestrator's, which runs the jobs again, then a service's that reads what the
+        jobs made (a BI tool's chart over the marts)."""
+        if component.job:
+            return 1
+        if component.runs_jobs:
+            return 2
+        return 3 if any(self.stack.component(edge.provider).job for edge in self.stack.wiring(component.name)) else 0
+
     def round_trips(self, phases: tuple[str, ...] = ("write", "read"), label: str = "") -> bool:
         ok = True
-        # the services first, then the jobs in make pipeline's order (a job reads what the one before it wrote),
-        # then an orchestrator's, which runs the jobs again
         order = {name: i for i, name in enumerate(self.stack.jobs)}
-        for component in sorted(self.stack.components,
-                                key=lambda c: (2 if c.runs_jobs else 1 if c.job else 0, order.get(c.name, 0))):
+        for component in sorted(self.stack.components, key=lambda c: (self.trip_rank(c), order.get(c.name, 0))):
             for trip in component.round_trips:
                 if "when" in trip and not self.stack.consumes(component.name, trip["when"]):
                     continue
