@@ -63,6 +63,25 @@ def test_adding_a_component_never_moves_an_allocated_port(names: list[str]) -> N
         assert {k: after[k] for k in before} == before, f"adding {extra.name} moved a port"
 
 
+def test_a_fallback_port_is_no_other_components_first_choice() -> None:
+    """Where two components share a first choice, the one that loses it takes its next; that next must be no other
+    component's first choice, or that component joining would take it and move the loser on (Grafana's 3001 was
+    Next.js's first, beside Express on 3000). Within one category only one is chosen, so none of them meet."""
+    first = {p.host[0]: c for c in CATALOG.components.values() for p in c.ports}
+    shared = {p.host[0] for c in CATALOG.components.values() for p in c.ports
+              if any(o is not c and o.category != c.category and p.host[0] in [q.host[0] for q in o.ports]
+                     for o in CATALOG.components.values())}
+    for component in CATALOG.components.values():
+        for port in component.ports:
+            if port.host[0] in shared and len(port.host) > 1:
+                owner = first.get(port.host[1])
+                assert owner is None or owner is component or owner.category == component.category, \
+                    f"{port.env}: its second choice {port.host[1]} is {owner.name}'s first"
+    before = ports_of(["express", "grafana", "prometheus"])
+    after = ports_of(["express", "grafana", "prometheus", "nextjs"])
+    assert {k: after[k] for k in before} == before and after["NEXTJS_HOST_PORT"] == 3001
+
+
 def test_publishing_datastores_moves_no_port() -> None:
     names = list(CATALOG.components)
     assert ports_of(names, publish_datastores=True) == ports_of(names, publish_datastores=False)
