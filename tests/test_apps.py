@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
+import tomllib
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ElementTree
@@ -437,3 +438,47 @@ def test_backend_stores_files_in_object_storage(backend: str, storage: str, loca
     project = check_backend_wired_to_one_provider(backend, storage, "object-storage", local_s3, tmp_path / "p")
     result = make(project, "test", folder=f"services/{backend}", servers={})
     assert result.returncode != 0 and "TEST_S3_ENDPOINT_URL" in result.stdout + result.stderr
+
+
+def dependencies(folder: Path) -> list[str]:
+    return tomllib.loads((folder / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+LANDERS = [c.name for c in CATALOG.components.values() if c.job and "object-storage" in c.uses]
+
+
+@pytest.mark.parametrize(("job", "storage"), [(j, p.name) for j in LANDERS for p in CATALOG.providers("object-storage")])
+def test_a_job_wired_to_object_storage_lands_its_rows_in_a_bucket(job: str, storage: str, local_s3: dict[str, str],
+                                                                  tmp_path: Path) -> None:
+    """The ingestion beside object storage: wired to it, its image gets the s3 extra, and its `make test` lands the
+    raw rows in a bucket of its own on a real S3 server (moto's), beside each warehouse dialect the stack has (a
+    PostgreSQL warehouse: a fresh database on the local server), the cases of the capability run, every case passed;
+    its linter is clean; without the S3 server's variables those cases fail naming them. Without object storage,
+    none of it."""
+    names = with_requirements([job, storage])
+    stack = Stack(CATALOG, answers_for(names))
+    assert stack.consumes(job, "object-storage")
+    project = copy_project(tmp_path / "lake", answers_for(names, project_name="Lake"))
+    folder = project / "services" / job
+    assert "s3fs==2026.9.0" in dependencies(folder)
+    result = subprocess.run(LINTERS["python"], cwd=folder, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    on_postgres = stack.environment(job).get("WAREHOUSE_DIALECT") == "postgres"
+    with (fresh_database(LOCAL_SERVERS["postgresql"]) if on_postgres else contextlib.nullcontext(("", ""))) as (name, _):
+        # dlt wants a password in the URL; the local server trusts any
+        warehouse = {"TEST_WAREHOUSE_URL": f"postgresql://postgres:postgres@127.0.0.1:5432/{name}" if name else ""}
+        result = make(project, "test", folder=f"services/{job}", servers={**local_s3, **warehouse})
+        assert result.returncode == 0, "\n".join(line for line in (result.stdout + result.stderr).splitlines()
+                                                  if "WARNING: Location" not in line)[-4000:]
+        cases = {case.get("name"): [child.tag for child in case] for case in
+                 ElementTree.parse(folder / CATALOG.components[job].tests["report"]).getroot().iter("testcase")}
+        assert not any(cases.values()), cases
+        ran = {name.split("[")[0] for name in cases}
+        assert set(CATALOG.components[job].tests["round_trips"]["object-storage"]) <= ran
+        assert any("[postgres]" in name for name in cases) == on_postgres
+        result = make(project, "test", folder=f"services/{job}", servers=warehouse)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "TEST_S3_ENDPOINT_URL, TEST_S3_ACCESS_KEY_ID and TEST_S3_SECRET_ACCESS_KEY must all be set" in output, output[-4000:]
+    plain = copy_project(tmp_path / "plain", answers_for(with_requirements([job]), project_name="Plain"))
+    assert not [d for d in dependencies(plain / "services" / job) if d.startswith("s3fs") or "s3]" in d]
+    assert not (plain / "services" / job / "tests" / "test_bucket.py").exists()

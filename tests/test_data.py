@@ -102,7 +102,7 @@ def test_make_pipeline_runs_a_job_after_the_job_whose_data_it_uses_and_refuses_a
     shutil.copytree(services / "dlt", services / "clean")
     spec_file = services / "clean" / "component.yml"
     spec = yaml.safe_load(spec_file.read_text())
-    spec.update(label="Clean", category="worker", provides={"cleaned-data": {}}, uses=["warehouse", "raw-data"],
+    spec.update(label="Clean", category="worker", provides={"cleaned-data": {}}, uses=[*spec["uses"], "raw-data"],
                 keywords=["second job"])
     spec_file.write_text(yaml.safe_dump(spec))
     catalog = load_catalog(services)
@@ -111,7 +111,7 @@ def test_make_pipeline_runs_a_job_after_the_job_whose_data_it_uses_and_refuses_a
     assert Stack(catalog, answers_for(["duckdb", "dlt", "clean"], catalog)).jobs == ["dlt", "clean"]
     spec_file = services / "dlt" / "component.yml"
     spec = yaml.safe_load(spec_file.read_text())
-    spec["uses"] = ["warehouse", "cleaned-data"]
+    spec["uses"] = [*spec["uses"], "cleaned-data"]
     spec_file.write_text(yaml.safe_dump(spec))
     with pytest.raises(CatalogError, match=re.escape("the jobs dlt and clean want what each other provide")):
         load_catalog(services)

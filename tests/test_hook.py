@@ -70,6 +70,21 @@ def test_env_values_are_never_changed_and_missing_keys_are_appended(project: Pat
     assert stat.S_IMODE(env.stat().st_mode) == 0o600 and "mode 0600" in result.stderr
 
 
+def test_an_added_host_port_that_env_already_holds_moves_to_a_free_one(project: Path) -> None:
+    """A port key .env lacks whose default a port of .env holds (another service's, kept from an earlier
+    allocation, or the user's own) gets the next free port, said, so that no two services ask for one host port."""
+    env = project / ".env"
+    assert read_env(env)["FASTAPI_HOST_PORT"] == "8000"
+    lines = [line for line in env.read_text().splitlines() if not line.startswith("FASTAPI_HOST_PORT=")]
+    env.write_text("\n".join(lines) + "\nADMIN_HOST_PORT=8000\nDOCS_PORT=8001\n")
+    result = run_hook(project)
+    assert result.returncode == 0, result.stderr
+    after = read_env(env)
+    assert (after["ADMIN_HOST_PORT"], after["DOCS_PORT"], after["FASTAPI_HOST_PORT"]) == ("8000", "8001", "8002")
+    assert "host ports moved to free ones: FASTAPI_HOST_PORT=8002 (8000 is taken)" in result.stderr
+    assert run_hook(project).returncode == 0 and read_env(env) == after  # and it stays there
+
+
 def _path_without_compose(tmp_path: Path, *keep: str) -> dict[str, str]:
     """An environment whose PATH holds git and python but no docker and no docker-compose."""
     bin_dir = tmp_path / "bare-bin"

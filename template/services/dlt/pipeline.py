@@ -11,12 +11,19 @@ where the transformation reads them. Nothing is fetched from the network: teleme
 orders.csv is a change log (a row per version of an order): each run loads only the rows written since the
 last one (dlt's incremental cursor on updated_at, kept in the warehouse) and merges them by order_id, so the
 raw table holds each order's latest version.
+
+Where the stack has object storage (S3_ENDPOINT_URL, with S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID and
+S3_SECRET_ACCESS_KEY), each run also lands the raw rows in the bucket, under RAW_SCHEMA/ (raw/customers/,
+raw/orders/), as gzipped JSON lines: the customers replaced at every run, the orders appended as the change log
+they are (every version, only the rows written since the last landing: a cursor of its own, kept in the bucket).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gzip
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -87,6 +94,97 @@ def destination() -> Any:
     return dlt.destinations.duckdb(credentials=url)
 
 
+def _s3() -> dict[str, str] | None:
+    """The object storage the stack wires (S3_*), or None where it has none: S3_ENDPOINT_URL unset or empty."""
+    endpoint = os.environ.get("S3_ENDPOINT_URL", "")
+    if not endpoint:
+        return None
+    names = ("S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY")
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        raise SystemExit(f"S3_ENDPOINT_URL is set but {', '.join(missing)} not: the stack's compose file gives all")
+    return {
+        "endpoint_url": endpoint,
+        "region_name": os.environ.get("S3_REGION") or "us-east-1",
+        "bucket": os.environ["S3_BUCKET"],
+        "key": os.environ["S3_ACCESS_KEY_ID"],
+        "secret": os.environ["S3_SECRET_ACCESS_KEY"],
+    }
+
+
+# MinIO answers path-style (http://minio:9000/bucket/key), never bucket.minio:9000
+PATH_STYLE = {"s3": {"addressing_style": "path"}}
+
+
+def lake() -> Any | None:
+    """dlt's filesystem destination on the stack's bucket (the tables under RAW_SCHEMA/), or None without one."""
+    s3 = _s3()
+    if s3 is None:
+        return None
+    return dlt.destinations.filesystem(
+        bucket_url=f"s3://{s3['bucket']}",
+        credentials={
+            "aws_access_key_id": s3["key"],
+            "aws_secret_access_key": s3["secret"],
+            "endpoint_url": s3["endpoint_url"],
+            "region_name": s3["region_name"],
+        },
+        kwargs={"config_kwargs": PATH_STYLE},
+    )
+
+
+def land(as_of: datetime | None = None) -> dict[str, int] | None:
+    """Lands what is new in the bucket and returns the number of rows written for each table; None where the stack
+    has no object storage."""
+    bucket = lake()
+    if bucket is None:
+        return None
+    pipeline = dlt.pipeline(
+        pipeline_name="sample_shop_lake",  # a state and cursor of its own, kept in the bucket (raw/_dlt_*)
+        destination=bucket,
+        dataset_name=os.environ.get("RAW_SCHEMA", "raw"),
+        pipelines_dir=os.environ.get("DLT_PIPELINES_DIR") or None,
+    )
+    pipeline.run(
+        [
+            customers().apply_hints(write_disposition="replace"),  # 12 rows: a snapshot, not a history
+            orders(as_of=as_of).apply_hints(write_disposition="append"),  # the change log: every version
+        ],
+        loader_file_format="jsonl",
+    )
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    return {table: counts.get(table, 0) for table in TABLES}
+
+
+def _filesystem(s3: dict[str, str]) -> Any:
+    """The bucket's S3 server as an fsspec filesystem (s3fs, which dlt's filesystem destination uses too)."""
+    import s3fs  # installed only where the stack has object storage
+
+    return s3fs.S3FileSystem(
+        key=s3["key"],
+        secret=s3["secret"],
+        endpoint_url=s3["endpoint_url"],
+        client_kwargs={"region_name": s3["region_name"]},
+        config_kwargs=PATH_STYLE,
+        skip_instance_cache=True,
+    )
+
+
+def bucket_rows(table: str) -> list[dict[str, Any]]:
+    """The rows of a table in the bucket, read back from its files under RAW_SCHEMA/<table>/ (gzipped JSON lines)."""
+    s3 = _s3()
+    if s3 is None:
+        raise SystemExit("set S3_ENDPOINT_URL, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY")
+    filesystem = _filesystem(s3)
+    rows: list[dict[str, Any]] = []
+    for key in sorted(filesystem.find(f"{s3['bucket']}/{os.environ.get('RAW_SCHEMA', 'raw')}/{table}")):
+        data = filesystem.cat_file(key)
+        if data[:2] == b"\x1f\x8b":  # gzip's magic number: dlt compresses what it writes, unless told not to
+            data = gzip.decompress(data)
+        rows += [json.loads(line) for line in data.splitlines() if line.strip()]
+    return rows
+
+
 def run(as_of: datetime | None = None) -> dict[str, int]:
     """Loads what is new and returns the number of rows loaded into each table."""
     pipeline = dlt.pipeline(
@@ -138,9 +236,14 @@ def main() -> None:
     arguments = parser.parse_args()
     if arguments.show:
         print(" ".join(f"{table}={rows}" for table, rows in stored().items()), "rows in the warehouse")
+        if _s3() is not None:
+            print(" ".join(f"{table}={len(bucket_rows(table))}" for table in TABLES), "rows in the bucket")
         return
     loaded = run(arguments.as_of)
     print(" ".join(f"{table}={rows}" for table, rows in loaded.items()), "rows loaded")
+    landed = land(arguments.as_of)
+    if landed is not None:
+        print(" ".join(f"{table}={rows}" for table, rows in landed.items()), "rows landed in the bucket")
 
 
 if __name__ == "__main__":
