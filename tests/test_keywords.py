@@ -243,8 +243,11 @@ def test_keywords_choose_grafana_only_for_monitoring(description: str, stack: di
         ("A Svelte frontend on a FastAPI backend", expect(backend="fastapi", frontend="react"), ["Svelte"]),
         ("Metabase dashboards over the warehouse", BI, ["Metabase"]),
         ("an ELT pipeline with Power BI", BI, ["Power BI"]),
+        ("an ELT pipeline into ClickHouse", expect(warehouse="duckdb", ingestion="dlt", transformation="dbt"),
+         ["ClickHouse"]),
         # refused or merely English: nothing absent is named
         ("FastAPI, no Flask", expect(backend="fastapi"), []),
+        ("FastAPI with Postgres, no ClickHouse", expect(backend="fastapi", database="postgres"), []),
         ("Ready to go: an express delivery tracker with FastAPI", expect(backend="fastapi"), []),
         ("A springboard for rails-free ideas", FULL, []),
         # every project has a Helm chart: Kubernetes is no technology the catalog lacks
