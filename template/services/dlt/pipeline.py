@@ -139,21 +139,15 @@ def land(as_of: datetime | None = None) -> dict[str, int] | None:
     bucket = lake()
     if bucket is None:
         return None
-    pipeline = dlt.pipeline(
-        pipeline_name="sample_shop_lake",  # a state and cursor of its own, kept in the bucket (raw/_dlt_*)
-        destination=bucket,
-        dataset_name=os.environ.get("RAW_SCHEMA", "raw"),
-        pipelines_dir=os.environ.get("DLT_PIPELINES_DIR") or None,
-    )
-    pipeline.run(
+    return _load(
+        "sample_shop_lake",  # a state and cursor of its own, kept in the bucket (raw/_dlt_*)
+        bucket,
         [
             customers().apply_hints(write_disposition="replace"),  # 12 rows: a snapshot, not a history
             orders(as_of=as_of).apply_hints(write_disposition="append"),  # the change log: every version
         ],
         loader_file_format="jsonl",
     )
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    return {table: counts.get(table, 0) for table in TABLES}
 
 
 def _filesystem(s3: dict[str, str]) -> Any:
@@ -177,7 +171,7 @@ def bucket_rows(table: str) -> list[dict[str, Any]]:
         raise SystemExit("set S3_ENDPOINT_URL, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY")
     filesystem = _filesystem(s3)
     rows: list[dict[str, Any]] = []
-    for key in sorted(filesystem.find(f"{s3['bucket']}/{os.environ.get('RAW_SCHEMA', 'raw')}/{table}")):
+    for key in sorted(filesystem.find(f"{s3['bucket']}/{_schema()}/{table}")):
         data = filesystem.cat_file(key)
         if data[:2] == b"\x1f\x8b":  # gzip's magic number: dlt compresses what it writes, unless told not to
             data = gzip.decompress(data)
@@ -187,23 +181,34 @@ def bucket_rows(table: str) -> list[dict[str, Any]]:
 
 def run(as_of: datetime | None = None) -> dict[str, int]:
     """Loads what is new and returns the number of rows loaded into each table."""
+    return _load("sample_shop", destination(), [customers(), orders(as_of=as_of)])
+
+
+def _load(name: str, to: Any, resources: list[Any], **options: Any) -> dict[str, int]:
+    """Runs the pipeline `name` into the destination `to`, its tables in RAW_SCHEMA, and returns the number of rows
+    written to each table."""
     pipeline = dlt.pipeline(
-        pipeline_name="sample_shop",
-        destination=destination(),
-        dataset_name=os.environ.get("RAW_SCHEMA", "raw"),
-        # the working folder is scratch (a read-only image has /tmp): the state lives in the warehouse
+        pipeline_name=name,
+        destination=to,
+        dataset_name=_schema(),
+        # the working folder is scratch (a read-only image has /tmp): the state lives at the destination
         pipelines_dir=os.environ.get("DLT_PIPELINES_DIR") or None,
     )
-    pipeline.run([customers(), orders(as_of=as_of)])
+    pipeline.run(resources, **options)
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {table: counts.get(table, 0) for table in TABLES}
+
+
+def _schema() -> str:
+    """The schema (a folder, in the bucket) the raw tables are in."""
+    return os.environ.get("RAW_SCHEMA", "raw")
 
 
 def query(sql: str) -> list[tuple[Any, ...]]:
     """The rows a query over the warehouse returns; {schema} in it is RAW_SCHEMA. A DuckDB file is opened read-only
     and closed after: another process may open it next."""
     destination()  # says what to set when the warehouse is not given
-    sql = sql.format(schema=f'"{os.environ.get("RAW_SCHEMA", "raw")}"')
+    sql = sql.format(schema=f'"{_schema()}"')
     if os.environ["WAREHOUSE_DIALECT"] == "postgres":
         import psycopg2
 
