@@ -453,14 +453,15 @@ def test_a_job_wired_to_object_storage_lands_its_rows_in_a_bucket(job: str, stor
     """The ingestion beside object storage: wired to it, its image gets the s3 extra, and its `make test` lands the
     raw rows in a bucket of its own on a real S3 server (moto's), beside each warehouse dialect the stack has (a
     PostgreSQL warehouse: a fresh database on the local server), the cases of the capability run, every case passed;
-    its linter is clean; without the S3 server's variables those cases fail naming them. Without object storage,
-    none of it."""
+    its linter is clean, the project's README says so; without the S3 server's variables those cases fail naming
+    them. Without object storage, none of it."""
     names = with_requirements([job, storage])
     stack = Stack(CATALOG, answers_for(names))
     assert stack.consumes(job, "object-storage")
     project = copy_project(tmp_path / "lake", answers_for(names, project_name="Lake"))
     folder = project / "services" / job
     assert "s3fs==2026.9.0" in dependencies(folder)
+    assert f"`{job}` also lands what it loads in the bucket of `{storage}`" in (project / "README.md").read_text()
     result = subprocess.run(LINTERS["python"], cwd=folder, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     on_postgres = stack.environment(job).get("WAREHOUSE_DIALECT") == "postgres"
@@ -482,3 +483,4 @@ def test_a_job_wired_to_object_storage_lands_its_rows_in_a_bucket(job: str, stor
     plain = copy_project(tmp_path / "plain", answers_for(with_requirements([job]), project_name="Plain"))
     assert not [d for d in dependencies(plain / "services" / job) if d.startswith("s3fs") or "s3]" in d]
     assert not (plain / "services" / job / "tests" / "test_bucket.py").exists()
+    assert "also lands what it loads" not in (plain / "README.md").read_text()
